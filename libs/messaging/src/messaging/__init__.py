@@ -1,0 +1,32 @@
+"""Moving events reliably: idempotent producer, consumer loop, transactional outbox, inbox and dead letters."""
+
+from pathlib import Path
+
+from messaging import dead_letter
+from messaging.consumer import Consumer, Handler, Rejected, RetryPolicy
+from messaging.dead_letter import send_to_dead_letter
+from messaging.inbox import claim
+from messaging.outbox import OutboxRelay, add, add_tombstone
+from messaging.producer import kafka_producer, kafka_reachable, send_record
+from messaging.settings import KafkaSettings
+
+# Every service applies these (outbox and inbox tables) into its own schema before its own migrations.
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Consumer",
+    "Handler",
+    "KafkaSettings",
+    "OutboxRelay",
+    "Rejected",
+    "RetryPolicy",
+    "add",
+    "add_tombstone",
+    "claim",
+    "dead_letter",
+    "send_to_dead_letter",
+    "kafka_producer",
+    "kafka_reachable",
+    "send_record",
+]

@@ -1,0 +1,34 @@
+"""How a service process lives: settings, JSON logs, Postgres pool, migrations, admin app and lifecycle."""
+
+from servicekit.admin_app import Check, create_admin_app
+from servicekit.admin_auth import Principal, Role, parse_admin_tokens, require_role
+from servicekit.cli import command_line
+from servicekit.lifecycle import Worker, WorkerCrashed, run_service
+from servicekit.logging import configure_logging, log_context
+from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
+from servicekit.postgres import ping, postgres_pool
+from servicekit.settings import AdminSettings, PostgresSettings, ServiceSettings
+
+__all__ = [
+    "AdminSettings",
+    "Check",
+    "MigrationError",
+    "MigrationSource",
+    "PostgresSettings",
+    "Principal",
+    "Role",
+    "ServiceSettings",
+    "Worker",
+    "WorkerCrashed",
+    "command_line",
+    "configure_logging",
+    "create_admin_app",
+    "log_context",
+    "migrate",
+    "migrate_database",
+    "parse_admin_tokens",
+    "ping",
+    "postgres_pool",
+    "require_role",
+    "run_service",
+]

@@ -1,0 +1,1 @@
+"""Seller connections: OAuth with Amazon, encrypted refresh tokens, settings and the internal token API."""

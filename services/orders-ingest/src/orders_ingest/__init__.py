@@ -1,0 +1,1 @@
+"""Amazon orders and cancellations into Kafka (order.received, order.cancelled)."""

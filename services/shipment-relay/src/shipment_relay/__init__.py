@@ -1,0 +1,1 @@
+"""Shipments and seller cancellations to Amazon (shipment.created, order.completed -> Amazon -> shipment.confirmed)."""

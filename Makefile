@@ -1,0 +1,70 @@
+# The two commands a new user needs: `make up` (or `make demo`) and `make test`. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+KAFKA_BOOTSTRAP ?= 127.0.0.1:19092
+
+.PHONY: help install kafka postgres infra up demo down status test test-unit test-integration test-e2e lint fmt schemas bench
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+install: $(UV) ## install uv and every Python package of the workspace (from uv.lock)
+	$(UV) sync --all-packages --frozen --quiet
+
+kafka: install ## start the local Kafka broker (jars from Maven Central) and create the registry's topics
+	infra/kafka/kafka.sh start
+	$(UV) run --frozen python infra/kafka/create_topics.py $(KAFKA_BOOTSTRAP)
+
+postgres: ## start the local PostgreSQL 15 cluster and create the project's role and database
+	infra/postgres/postgres.sh start
+
+infra: kafka postgres
+
+up: infra ## start Kafka, PostgreSQL, the SP-API sandbox and every service in the background
+	$(UV) run --frozen python infra/stack.py up
+
+demo: up ## drive an order and stock flow through the running system
+	$(UV) run --frozen python infra/demo.py
+
+down: ## stop what `make up` started (services, sandbox, Kafka, PostgreSQL)
+	-$(UV) run --frozen python infra/stack.py down
+	infra/kafka/kafka.sh stop
+	infra/postgres/postgres.sh stop
+
+status: ## show what is running and where
+	-$(UV) run --frozen python infra/stack.py status
+	-infra/kafka/kafka.sh status
+	-infra/postgres/postgres.sh status
+
+test: infra ## install everything, start Kafka and PostgreSQL if needed, run unit, integration and e2e tests
+	$(UV) run --frozen pytest tests/unit tests/integration tests/e2e
+
+test-unit: install ## unit tests only (no infrastructure)
+	$(UV) run --frozen pytest tests/unit
+
+test-integration: infra ## integration tests against real Kafka and PostgreSQL
+	$(UV) run --frozen pytest tests/integration
+
+test-e2e: infra ## end-to-end tests: services as processes
+	$(UV) run --frozen pytest tests/e2e
+
+lint: install ## ruff, mypy on libs, import-linter dependency rules
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+
+fmt: install ## format and autofix
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+schemas: install ## regenerate the published JSON Schemas and AsyncAPI document of libs/contracts
+	$(UV) run --frozen python -m contracts schemas
+
+bench: infra ## run the benchmarks under bench/
+	$(UV) run --frozen python bench/kafka_baseline.py

@@ -1,0 +1,171 @@
+"""Starts, stops and reports the local system: the SP-API sandbox and every service as background processes.
+
+`python infra/stack.py up|down|status`. Kafka and PostgreSQL are started by the Makefile first. Logs go to
+.run/logs, PIDs to .run/pids; local-only secrets are generated once into .run/local.env (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / ".run"
+LOGS = RUN / "logs"
+PIDS = RUN / "pids"
+LOCAL_ENV = RUN / "local.env"
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "18100"))
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    module: str
+    port: int
+    ready_path: str
+    args: tuple[str, ...] = ("serve",)
+
+
+PROCESSES = [
+    Process("spapi-sandbox", "spapi_sandbox", SANDBOX_PORT, "/_sandbox/requests", ("--port", str(SANDBOX_PORT))),
+    Process("connector-auth", "connector_auth", 18101, "/readyz"),
+    Process("orders-ingest", "orders_ingest", 18102, "/readyz"),
+    Process("stock-publisher", "stock_publisher", 18103, "/readyz"),
+    Process("shipment-relay", "shipment_relay", 18104, "/readyz"),
+    Process("pii-redactor", "pii_redactor", 18105, "/readyz"),
+]
+
+
+def local_secrets() -> dict[str, str]:
+    """Random per-checkout values for local runs; production values come from Kubernetes Secrets."""
+    if not LOCAL_ENV.exists():
+        RUN.mkdir(exist_ok=True)
+        values = {
+            "ADMIN_TOKENS": ",".join(
+                f"local-{role}:{role}:{secrets.token_urlsafe(24)}" for role in ("viewer", "operator", "admin")
+            ),
+            "SERVICE_TOKENS": ",".join(
+                f"{p.name}:{secrets.token_urlsafe(24)}" for p in PROCESSES if p.name != "spapi-sandbox"
+            ),
+            "TOKEN_ENCRYPTION_KEYS": f"local1:{secrets.token_urlsafe(32)}",
+            "STATE_SIGNING_KEY": secrets.token_urlsafe(32),
+            "LWA_CLIENT_ID": "amzn1.application-oa2-client.local",
+            "LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
+        }
+        LOCAL_ENV.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        LOCAL_ENV.chmod(0o600)
+    return dict(line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
+
+
+def environment(process: Process) -> dict[str, str]:
+    postgres_url = subprocess.run(
+        [str(ROOT / "infra/postgres/postgres.sh"), "url"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
+    return {
+        **os.environ,
+        **local_secrets(),
+        "DATABASE_URL": postgres_url,
+        "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+        "ADMIN_PORT": str(process.port),
+        "SPAPI_ENDPOINT_URL": sandbox,
+        "LWA_TOKEN_URL": f"{sandbox}/auth/o2/token",
+        "SELLER_CENTRAL_URL": sandbox,
+        "CONNECTOR_AUTH_URL": "http://127.0.0.1:18101",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:18101",
+    }
+
+
+def pid_of(process: Process) -> int | None:
+    path = PIDS / f"{process.name}.pid"
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        path.unlink()
+        return None
+    return pid
+
+
+def answers(process: Process) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{process.port}{process.ready_path}", timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def up() -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    PIDS.mkdir(parents=True, exist_ok=True)
+    started = []
+    for process in PROCESSES:
+        if pid_of(process):
+            continue
+        log = (LOGS / f"{process.name}.log").open("ab")
+        child = subprocess.Popen(
+            [sys.executable, "-m", process.module, *process.args],
+            cwd=ROOT,
+            env=environment(process),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        (PIDS / f"{process.name}.pid").write_text(str(child.pid))
+        started.append(process)
+    failed = False
+    for process in PROCESSES:
+        deadline = time.monotonic() + 60
+        while (status := answers(process)) != 200 and time.monotonic() < deadline:
+            if not pid_of(process):
+                break
+            time.sleep(0.3)
+        if status != 200:
+            failed = True
+            print(f"{process.name}: not ready (see {LOGS / (process.name + '.log')})", file=sys.stderr)
+    print(f"{'process':<17} {'listens on':<24} log")
+    for process in PROCESSES:
+        print(f"{process.name:<17} http://127.0.0.1:{process.port:<7} .run/logs/{process.name}.log")
+    print("admin API docs at <address>/docs; admin bearer tokens (viewer/operator/admin) are in .run/local.env")
+    return 1 if failed else 0
+
+
+def down() -> int:
+    for process in reversed(PROCESSES):
+        pid = pid_of(process)
+        if pid is None:
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while pid_of(process) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if pid_of(process):
+            os.killpg(pid, signal.SIGKILL)
+        (PIDS / f"{process.name}.pid").unlink(missing_ok=True)
+        print(f"{process.name}: stopped")
+    return 0
+
+
+def status() -> int:
+    for process in PROCESSES:
+        pid = pid_of(process)
+        state = f"pid {pid}, HTTP {answers(process)}" if pid else "stopped"
+        print(f"{process.name:<17} http://127.0.0.1:{process.port:<7} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    sys.exit({"up": up, "down": down, "status": status}[command]())

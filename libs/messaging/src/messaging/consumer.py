@@ -1,0 +1,176 @@
+"""The consumer loop: batches, one handler per topic, offsets committed only after the handler's effect.
+
+Poison events (undecodable, invalid, or rejected by a handler) go to the dead-letter topic and are committed;
+any other handler failure is retried a few times and then stops the loop, so the process exits and the
+events are redelivered to a fresh process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import ConsumerRecord
+from contracts import CloudEvent, ContractError, decode
+
+from messaging.dead_letter import send_to_dead_letter
+from messaging.metrics import EVENTS_HANDLED, HANDLER_RETRIES
+from messaging.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CloudEvent], Awaitable[None]]  # type: ignore[type-arg]
+Decoder = Callable[[str, bytes, list[tuple[str, bytes]]], CloudEvent]  # type: ignore[type-arg]
+
+
+class Rejected(Exception):
+    """Raised by a handler for an event that can never be applied (a business rule, not an outage)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5
+    first_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.first_delay * 2**attempt))
+
+
+class Consumer:
+    name = "consumer"
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        service: str,
+        group_id: str,
+        routes: Mapping[str, Handler],
+        producer: AIOKafkaProducer,
+        decoder: Decoder = decode,
+        max_records: int = 500,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        if not routes:
+            raise ValueError("a consumer needs at least one route")
+        self._settings = settings
+        self._service = service
+        self._group_id = group_id
+        self._routes = dict(routes)
+        self._producer = producer
+        self._decode = decoder
+        self._max_records = max_records
+        self._retry = retry
+        self._stopping = asyncio.Event()
+        # Held while a batch is applied; the rebalance listener takes it so revocation waits for the batch.
+        self._batch_lock = asyncio.Lock()
+        self._positions: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self.running = False
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def ready(self) -> bool:
+        return self.running and self._consumer is not None
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap_servers,
+            client_id=f"{self._settings.client_id}-{self._service}",
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Skip records of aborted producer transactions, should any producer use them.
+            isolation_level="read_committed",
+        )
+        consumer.subscribe(list(self._routes), listener=_CommitOnRevoke(self))
+        await consumer.start()
+        self._consumer = consumer
+        self.running = True
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=250, max_records=self._max_records)
+                if not batches:
+                    continue
+                async with self._batch_lock:
+                    for tp, records in batches.items():
+                        for record in records:
+                            await self._apply(record)
+                            self._positions[tp] = record.offset + 1
+                await self._commit(list(batches))
+        finally:
+            self.running = False
+            try:
+                await self._commit(list(self._positions))
+            finally:
+                await consumer.stop()
+                self._consumer = None
+
+    async def _commit(self, partitions: list[TopicPartition]) -> None:
+        assert self._consumer is not None
+        offsets = {tp: self._positions[tp] for tp in partitions if tp in self._positions}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The group moved on; the listener already committed what we applied before revocation.
+            log.warning("offset commit refused after a rebalance; the new owner resumes from the last commit")
+        for tp in offsets:
+            if tp not in self._consumer.assignment():
+                self._positions.pop(tp, None)
+
+    async def commit_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._batch_lock:
+            if self._consumer is None:
+                return
+            offsets = {tp: self._positions.pop(tp) for tp in revoked if tp in self._positions}
+            if offsets:
+                try:
+                    await self._consumer.commit(offsets)
+                except CommitFailedError:
+                    log.warning("could not commit revoked partitions; their last batch will be redelivered")
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        try:
+            event = self._decode(record.topic, record.value or b"", list(record.headers or ()))
+        except ContractError as exc:
+            log.warning("invalid event sent to the dead-letter topic", extra=where)
+            await send_to_dead_letter(self._producer, self._service, record, "invalid-event", str(exc))
+            return
+        handler = self._routes[record.topic]
+        for attempt in range(self._retry.attempts):
+            try:
+                await handler(event)
+            except Rejected as exc:
+                log.warning("event rejected by its handler", extra={**where, "event_id": str(event.id)})
+                await send_to_dead_letter(self._producer, self._service, record, "rejected", str(exc))
+                return
+            except Exception:
+                if attempt + 1 == self._retry.attempts:
+                    log.exception("handler kept failing; stopping the consumer", extra=where)
+                    raise
+                HANDLER_RETRIES.labels(record.topic).inc()
+                await asyncio.sleep(self._retry.delay(attempt))
+            else:
+                EVENTS_HANDLED.labels(record.topic).inc()
+                return
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: Consumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer.commit_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None

@@ -1,0 +1,61 @@
+"""Bearer-token auth with roles for admin endpoints: viewer < operator < admin."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from fastapi import HTTPException, Request
+from pydantic import SecretStr
+
+
+class Role(IntEnum):
+    viewer = 1
+    operator = 2
+    admin = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: Role
+
+
+def parse_admin_tokens(spec: SecretStr) -> dict[str, Principal]:
+    """Parses `name:role:token` entries separated by commas (from a Kubernetes Secret, never a default)."""
+    principals: dict[str, Principal] = {}
+    for entry in filter(None, (e.strip() for e in spec.get_secret_value().split(","))):
+        parts = entry.split(":", 2)
+        if len(parts) != 3 or parts[1] not in Role.__members__ or len(parts[2]) < 16:
+            # The entry holds a token: name only its position, never its text.
+            raise ValueError(
+                f"ADMIN_TOKENS entry {len(principals) + 1} must be name:role:token with role in "
+                f"{sorted(Role.__members__)} and a token of at least 16 characters"
+            )
+        principals[parts[2]] = Principal(parts[0], Role[parts[1]])
+    return principals
+
+
+def require_role(minimum: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: 401 without a valid token, 403 when the token's role is below `minimum`."""
+
+    async def dependency(request: Request) -> Principal:
+        principals: dict[str, Principal] = request.app.state.admin_principals
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        # Compare against every token so the time taken does not reveal which prefix matched.
+        found = None
+        for token, principal in principals.items():
+            if hmac.compare_digest(token.encode(), presented.encode()):
+                found = principal
+        if found is None:
+            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        if found.role < minimum:
+            raise HTTPException(403, f"role {found.role.name} may not do this; {minimum.name} is needed")
+        return found
+
+    return dependency

@@ -1,0 +1,23 @@
+"""Process entrypoints: `migrate` applies the schema; `serve` migrates, then runs until SIGTERM."""
+
+from __future__ import annotations
+
+import servicekit
+from contracts import all_pii_field_names
+
+from shipment_relay import bootstrap
+from shipment_relay.settings import Settings
+
+
+async def migrate() -> None:
+    settings = Settings()  # type: ignore[call-arg]
+    servicekit.configure_logging(bootstrap.SERVICE, settings.log_level)
+    await servicekit.migrate_database(settings.database_url.get_secret_value(), bootstrap.SCHEMA, bootstrap.MIGRATIONS)
+
+
+async def serve() -> None:
+    settings = Settings()  # type: ignore[call-arg]
+    servicekit.configure_logging(bootstrap.SERVICE, settings.log_level, redact_keys=all_pii_field_names())
+    await servicekit.migrate_database(settings.database_url.get_secret_value(), bootstrap.SCHEMA, bootstrap.MIGRATIONS)
+    async with bootstrap.build(settings) as service:
+        await servicekit.run_service(service.app, settings.admin(), service.workers)

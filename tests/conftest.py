@@ -1,0 +1,21 @@
+"""Suite-wide fixtures: the template database carries every service's schema and a scratch schema for libs."""
+
+from pathlib import Path
+
+import messaging
+import pytest
+from servicekit import MigrationSource
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ["orders-ingest", "stock-publisher", "shipment-relay", "pii-redactor", "connector-auth"]
+LIB_TEST_SCHEMA = "lib_test"
+
+
+@pytest.fixture(scope="session")
+def migration_sources() -> dict[str, list[MigrationSource]]:
+    outbox_inbox = MigrationSource("messaging", messaging.MIGRATIONS_DIR)
+    schemas = {
+        s.replace("-", "_"): [outbox_inbox, MigrationSource(s, ROOT / "services" / s / "migrations")] for s in SERVICES
+    }
+    schemas[LIB_TEST_SCHEMA] = [outbox_inbox]
+    return schemas
