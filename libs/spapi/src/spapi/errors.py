@@ -1,0 +1,136 @@
+"""Typed SP-API errors that carry Amazon's errors[] list and never a token, secret or PII."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AmazonError(BaseModel):
+    """One entry of Amazon's `errors[]` list (every model's `Error` definition)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    code: str
+    message: str = ""
+    details: str | None = None
+
+
+class SpApiError(Exception):
+    """Base of every error raised by this package.
+
+    The message names the operation, the status and Amazon's error codes and messages only: no
+    URL (it can carry SKUs and order ids of many calls), no headers, no request body.
+    """
+
+    status: int | None = None
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        status: int | None = None,
+        errors: Sequence[AmazonError] = (),
+        request_id: str | None = None,
+        reason: str = "",
+    ) -> None:
+        self.operation = operation
+        if status is not None:
+            self.status = status
+        self.errors: list[AmazonError] = list(errors)
+        self.request_id = request_id
+        self.reason = reason
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.operation}"]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.reason:
+            parts.append(self.reason)
+        parts.extend(f"{e.code}: {e.message}" if e.message else e.code for e in self.errors)
+        if self.request_id:
+            parts.append(f"x-amzn-RequestId={self.request_id}")
+        return " | ".join(parts)
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.code for e in self.errors]
+
+
+class InvalidInput(SpApiError):
+    """400: fix the request; retrying it unchanged cannot succeed."""
+
+    status = 400
+
+
+class Unauthorized(SpApiError):
+    """401: the access token is malformed or missing."""
+
+    status = 401
+
+
+class Forbidden(SpApiError):
+    """403: access denied, missing role, or an expired or revoked token."""
+
+    status = 403
+
+
+class NotFound(SpApiError):
+    status = 404
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    status = 415
+
+
+class Throttled(SpApiError):
+    """429 after every retry was spent."""
+
+    status = 429
+
+
+class ServerError(SpApiError):
+    """500/503 (or another 5xx) after every retry was spent."""
+
+
+class RequestTimeout(SpApiError):
+    """The call timed out (or the connection failed) after every retry was spent."""
+
+
+class OutcomeUnknown(RequestTimeout):
+    """A write was sent but no answer came back: Amazon may or may not have applied it.
+
+    Not retried automatically, because a blind repeat could apply a shipment confirmation or a
+    feed twice; the caller reconciles (e.g. reads the order or lists its feeds) before deciding.
+    """
+
+
+class AuthError(SpApiError):
+    """Login with Amazon or the internal token API refused or failed to issue a token."""
+
+
+def error_for_status(status: int) -> type[SpApiError]:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    if status >= 400:
+        return InvalidInput
+    return SpApiError
+
+
+_BY_STATUS: dict[int, type[SpApiError]] = {
+    400: InvalidInput,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    429: Throttled,
+}

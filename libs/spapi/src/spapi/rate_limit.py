@@ -1,0 +1,211 @@
+"""Client-side token buckets per (selling partner, operation), with priorities among waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+log = logging.getLogger("spapi.rate_limit")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Amazon's usage plan: `rate` tokens per second refill a bucket of `burst` tokens."""
+
+    rate: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+
+
+class Priority(IntEnum):
+    """Who gets the next token of a bucket when several calls wait on it (lower goes first)."""
+
+    HIGH = 0  # order cancellations and shipment confirmations: late ones cost the seller
+    NORMAL = 1  # stock updates: overselling risk
+    LOW = 2  # catalog and reporting work: can always wait
+
+
+# Amazon's default usage plans (spapi-brief.md §4, §12; each model's operation description).
+# Keys are "<api>.<operationId>"; a feed type with its own plan adds ":<feedType>".
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
+    "orders.searchOrders": RateLimit(0.0056, 20),
+    "orders.getOrder": RateLimit(0.5, 30),
+    "ordersV0.confirmShipment": RateLimit(2.0, 10),
+    "feeds.createFeedDocument": RateLimit(0.5, 15),
+    "feeds.createFeed": RateLimit(0.0083, 15),
+    # 5 submissions per 5 minutes per region since 2025-05-06, instead of createFeed's plan.
+    "feeds.createFeed:JSON_LISTINGS_FEED": RateLimit(5 / 300, 5),
+    "feeds.getFeed": RateLimit(2.0, 15),
+    "feeds.getFeedDocument": RateLimit(0.0222, 10),
+    "listings.getListingsItem": RateLimit(5.0, 10),
+    "listings.patchListingsItem": RateLimit(5.0, 5),
+    "sellers.getMarketplaceParticipations": RateLimit(0.016, 15),
+    "reports.createReport": RateLimit(0.0167, 15),
+    "reports.getReport": RateLimit(2.0, 15),
+    "reports.getReportDocument": RateLimit(0.0167, 15),
+}
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    wake: asyncio.Event = field(compare=False, default_factory=asyncio.Event)
+
+
+class TokenBucket:
+    """A token bucket whose waiters are served by priority, then first come first served.
+
+    Only the waiter at the head of the queue watches the clock; the others sleep on an event
+    until they reach the head, so a HIGH call that arrives late still gets the next token.
+    """
+
+    def __init__(self, limit: RateLimit, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        self._rate = limit.rate
+        self._burst = float(limit.burst)
+        self._tokens = float(limit.burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        return int(self._burst)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def available(self) -> float:
+        self._refill()
+        return self._tokens
+
+    async def acquire(self, priority: Priority = Priority.NORMAL) -> None:
+        self._refill()
+        if not self._waiters and self._tokens >= 1:
+            self._tokens -= 1
+            return
+        waiter = _Waiter(int(priority), next(self._seq))
+        heapq.heappush(self._waiters, waiter)
+        try:
+            while True:
+                if self._waiters[0] is waiter:
+                    self._refill()
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        heapq.heappop(self._waiters)
+                        self._wake_head()
+                        return
+                    await self._sleep((1 - self._tokens) / self._rate)
+                else:
+                    # Checked and cleared in one step of the event loop, so no wake-up is lost.
+                    waiter.wake.clear()
+                    await waiter.wake.wait()
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                heapq.heapify(self._waiters)
+                self._wake_head()
+            raise
+
+    def set_rate(self, rate: float) -> None:
+        """Adopt the rate Amazon reports for this seller (x-amzn-RateLimit-Limit)."""
+        if rate <= 0:
+            return
+        self._refill()
+        self._rate = rate
+
+    def drain(self) -> None:
+        """Amazon said 429: its bucket is empty, so ours should be too."""
+        self._refill()
+        self._tokens = min(self._tokens, 0.0)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._updated)
+        self._updated = now
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+
+    def _wake_head(self) -> None:
+        if self._waiters:
+            self._waiters[0].wake.set()
+
+
+class RateLimiter:
+    """All buckets of one process, created on first use from Amazon's defaults.
+
+    `rate_scale` multiplies every rate, header-reported ones included: 1.0 for Amazon, the
+    sandbox's speed-up factor when tests run it faster than real time.
+    """
+
+    def __init__(
+        self,
+        limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS,
+        *,
+        rate_scale: float = 1.0,
+        fallback: RateLimit = RateLimit(1.0, 1),
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate_scale <= 0:
+            raise ValueError("rate_scale must be positive")
+        self._limits = dict(limits)
+        self._rate_scale = rate_scale
+        self._fallback = fallback
+        self._clock = clock
+        self._sleep = sleep
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+
+    def limit_for(self, operation: str) -> RateLimit:
+        return self._limits.get(operation, self._fallback)
+
+    def bucket(self, selling_partner: str, operation: str) -> TokenBucket:
+        key = (selling_partner, operation)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            limit = self.limit_for(operation)
+            bucket = TokenBucket(
+                RateLimit(limit.rate * self._rate_scale, limit.burst), clock=self._clock, sleep=self._sleep
+            )
+            self._buckets[key] = bucket
+        return bucket
+
+    async def acquire(self, selling_partner: str, operation: str, priority: Priority = Priority.NORMAL) -> None:
+        await self.bucket(selling_partner, operation).acquire(priority)
+
+    def observe(self, selling_partner: str, operation: str, rate_limit_header: str | None) -> None:
+        """Adjust a bucket from `x-amzn-RateLimit-Limit` (best effort: Amazon may omit it)."""
+        if not rate_limit_header:
+            return
+        try:
+            rate = float(rate_limit_header)
+        except ValueError:
+            return
+        if rate <= 0:
+            return
+        bucket = self.bucket(selling_partner, operation)
+        scaled = rate * self._rate_scale
+        if abs(bucket.rate - scaled) > 1e-9 * max(1.0, scaled):
+            log.info("rate limit adjusted", extra={"operation": operation, "rate": rate})
+            bucket.set_rate(scaled)
+
+    def throttled(self, selling_partner: str, operation: str) -> None:
+        self.bucket(selling_partner, operation).drain()
