@@ -117,12 +117,12 @@ async def test_buckets_are_per_selling_partner_and_operation():
     assert limiter.bucket("S1", "x.a").available() == 0
 
 
-async def test_rate_scale_speeds_every_bucket_up():
+async def test_rate_scale_speeds_default_buckets_up_but_a_reported_rate_is_taken_as_is():
     clock = FakeClock()
     limiter = RateLimiter({"x.op": RateLimit(0.5, 1)}, rate_scale=10, clock=clock, sleep=clock.sleep)
     assert limiter.bucket("S1", "x.op").rate == 5.0
     limiter.observe("S1", "x.op", "2")
-    assert limiter.bucket("S1", "x.op").rate == 20.0
+    assert limiter.bucket("S1", "x.op").rate == 2.0
 
 
 async def test_a_429_empties_the_bucket():

@@ -152,8 +152,9 @@ class TokenBucket:
 class RateLimiter:
     """All buckets of one process, created on first use from Amazon's defaults.
 
-    `rate_scale` multiplies every rate, header-reported ones included: 1.0 for Amazon, the
-    sandbox's speed-up factor when tests run it faster than real time.
+    `rate_scale` multiplies the default rates: 1.0 for Amazon, the sandbox's speed-up factor when
+    tests run it faster than real time. A rate reported in `x-amzn-RateLimit-Limit` is taken as is:
+    it is what the server enforces for this seller right now.
     """
 
     def __init__(
@@ -202,10 +203,9 @@ class RateLimiter:
         if rate <= 0:
             return
         bucket = self.bucket(selling_partner, operation)
-        scaled = rate * self._rate_scale
-        if abs(bucket.rate - scaled) > 1e-9 * max(1.0, scaled):
+        if abs(bucket.rate - rate) > 1e-9 * max(1.0, rate):
             log.info("rate limit adjusted", extra={"operation": operation, "rate": rate})
-            bucket.set_rate(scaled)
+            bucket.set_rate(rate)
 
     def throttled(self, selling_partner: str, operation: str) -> None:
         self.bucket(selling_partner, operation).drain()
