@@ -15,6 +15,7 @@ from spapi_sandbox import generator, orders
 from spapi_sandbox.faults import Fault
 from spapi_sandbox.listings import render_listing
 from spapi_sandbox.state import (
+    DEFAULT_REFRESH_TOKEN,
     DEFAULT_SELLER_ID,
     MARKETPLACES,
     Listing,
@@ -147,7 +148,8 @@ def router(world: World) -> APIRouter:
     @api.post("/reset")
     async def reset() -> dict[str, Any]:
         world.reset()
-        return {"status": "reset", "default_seller": seller_view(world, world.state.sellers[DEFAULT_SELLER_ID])}
+        seller = world.state.sellers[DEFAULT_SELLER_ID]
+        return {"status": "reset", "default_seller": seller_view(world, seller, DEFAULT_REFRESH_TOKEN)}
 
     @api.post("/sellers", status_code=201)
     async def create_seller(body: SellerIn) -> dict[str, Any]:

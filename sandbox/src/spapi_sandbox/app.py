@@ -14,7 +14,7 @@ from spapi_sandbox.config import SandboxConfig
 from spapi_sandbox.faults import Faults
 from spapi_sandbox.ledger import Ledger
 from spapi_sandbox.lwa import Tokens
-from spapi_sandbox.models import load_models
+from spapi_sandbox.models import Models, load_models
 from spapi_sandbox.notifications import Notifier
 from spapi_sandbox.ratelimit import RateLimiter
 from spapi_sandbox.state import State
@@ -23,8 +23,8 @@ from spapi_sandbox.world import World
 logger = logging.getLogger(__name__)
 
 
-def build_world(config: SandboxConfig) -> World:
-    models = load_models(config.resolved_models_dir())
+def build_world(config: SandboxConfig, models: Models | None = None) -> World:
+    models = models or load_models(config.resolved_models_dir())
     state = State(seed=config.seed)
     return World(
         config=config,
@@ -39,12 +39,14 @@ def build_world(config: SandboxConfig) -> World:
     )
 
 
-def create_app(config: SandboxConfig | None = None) -> FastAPI:
-    world = build_world(config or SandboxConfig())
+def create_app(config: SandboxConfig | None = None, *, models: Models | None = None) -> FastAPI:
+    world = build_world(config or SandboxConfig(), models)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        world.spawn(generator.run(world)).set_name("keep:generator")
+        task = world.spawn(generator.run(world))
+        if task is not None:
+            task.set_name("keep:generator")
         try:
             yield
         finally:

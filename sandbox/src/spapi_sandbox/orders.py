@@ -368,11 +368,12 @@ async def search_orders(world: World, call: Call) -> Reply:
     ids = page["ids"]
     current, rest = ids[:size], ids[size:]
     orders = [world.state.orders[i] for i in current if i in world.state.orders]
-    included = set(params.get("includedData", []))
+    # A page token keeps the first page's datasets unless the caller names them again.
+    included = set(params.get("includedData", page.get("included", [])))
     body: dict[str, Any] = {"orders": [render(o, included) for o in orders], page["bound"]: page["before"]}
     if rest:
         next_token = secrets.token_urlsafe(24)
-        world.state.pagination[next_token] = {**page, "ids": rest}
+        world.state.pagination[next_token] = {**page, "ids": rest, "included": sorted(included)}
         body["pagination"] = {"nextToken": next_token}
     return Reply(200, body)
 

@@ -53,8 +53,14 @@ class World:
     orders_per_minute: float = 0.0
     violations: list[str] = dataclasses.field(default_factory=list)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run in the background; outside an event loop (domain unit tests) the work is dropped."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            return None
+        task = loop.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._finished)
         return task
