@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -57,15 +57,23 @@ def fast_retries() -> spapi.RetryPolicy:
 
 
 @pytest.fixture
-async def amazon(
+def make_amazon(
     admin: httpx.AsyncClient, spapi_sandbox_url: str, token_source: spapi.LwaTokenSource, http: httpx.AsyncClient
-) -> spapi.SpApiClient:
-    # A fresh limiter per test, matching the sandbox's buckets that admin just reset.
-    return spapi.SpApiClient(
-        endpoint=spapi.endpoint_for(spapi.Region.NA, spapi_sandbox_url),
-        selling_partner_id=SELLER,
-        token_source=token_source,
-        http=http,
-        limiter=spapi.RateLimiter(rate_scale=SPEEDUP),
-        retry=fast_retries(),
-    )
+) -> Callable[..., spapi.SpApiClient]:
+    def build(http_client: httpx.AsyncClient | None = None) -> spapi.SpApiClient:
+        # A fresh limiter per test, matching the sandbox's buckets that admin just reset.
+        return spapi.SpApiClient(
+            endpoint=spapi.endpoint_for(spapi.Region.NA, spapi_sandbox_url),
+            selling_partner_id=SELLER,
+            token_source=token_source,
+            http=http_client or http,
+            limiter=spapi.RateLimiter(rate_scale=SPEEDUP),
+            retry=fast_retries(),
+        )
+
+    return build
+
+
+@pytest.fixture
+def amazon(make_amazon: Callable[..., spapi.SpApiClient]) -> spapi.SpApiClient:
+    return make_amazon()
