@@ -1,0 +1,127 @@
+"""CloudEvents <-> Kafka records (structured mode): the value is the whole event as JSON.
+
+The `ce_*` headers repeat the envelope attributes so brokers, tools and the DLQ can route and filter
+without parsing the value; the value stays authoritative and `decode` rejects headers that disagree with it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.envelope import CloudEvent, dataschema_uri
+from contracts.errors import ContractError, FieldError
+from contracts.topics import topic_spec
+
+__all__ = ["CONTENT_TYPE", "HEADER_ATTRIBUTES", "HEADER_PREFIX", "KafkaRecord", "decode", "encode", "tombstone"]
+
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+HEADER_PREFIX = "ce_"
+HEADER_ATTRIBUTES = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "dataschema",
+    "correlationid",
+    "causationid",
+    "connectionid",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    """None only for a tombstone (see `tombstone`)."""
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def encode(event: CloudEvent[Any]) -> KafkaRecord:
+    spec = topic_spec(event.type)
+    attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+    body = {**attributes, "data": event.data.model_dump(mode="json")}
+    headers = [("content-type", CONTENT_TYPE.encode())]
+    headers += [
+        (HEADER_PREFIX + name, str(attributes[name]).encode()) for name in HEADER_ATTRIBUTES if name in attributes
+    ]
+    return KafkaRecord(
+        topic=spec.name,
+        key=str(getattr(event.data, spec.key_field)).encode(),
+        value=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        headers=headers,
+    )
+
+
+def tombstone(topic: str, key: str) -> KafkaRecord:
+    """A null-value record: on a compacted topic it deletes `key` (a disconnected, deleted connection)."""
+    spec = topic_spec(topic)
+    if spec.cleanup_policy != "compact":
+        raise ValueError(f"{topic} is not compacted; a tombstone would delete nothing")
+    if not key:
+        raise ValueError("a tombstone needs the key it deletes")
+    return KafkaRecord(topic=topic, key=key.encode(), value=None, headers=[])
+
+
+def decode(topic: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> CloudEvent[Any]:
+    """Parse and validate a record value as an event of `topic`.
+
+    Raises ContractError (value not JSON, envelope or payload invalid, headers contradicting the value) and
+    UnknownTopicError for a topic outside the registry, which is a configuration bug rather than poison.
+    Check for tombstones (`value is None`) before calling.
+    """
+    spec = topic_spec(topic)
+    context = f"{topic}: invalid event"
+    if value is None:
+        raise ContractError(context, [{"field": "value", "message": "null value (a tombstone) carries no event"}])
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError(context, [{"field": "value", "message": f"not valid JSON: {exc}"}]) from exc
+    if not isinstance(raw, dict):
+        raise ContractError(context, [{"field": "value", "message": "must be a JSON object (a CloudEvent)"}])
+    try:
+        event: CloudEvent[Any] = CloudEvent[spec.payload].model_validate(raw)  # type: ignore[name-defined]
+    except ValidationError as exc:
+        raise ContractError.from_validation_error(context, exc) from exc
+
+    problems: list[FieldError] = []
+    if event.type != topic:
+        problems.append({"field": "type", "message": f"{event.type!r} does not belong on topic {topic!r}"})
+    expected_schema = dataschema_uri(spec)
+    if event.dataschema is not None and event.dataschema != expected_schema:
+        problems.append({"field": "dataschema", "message": f"{event.dataschema!r}, expected {expected_schema!r}"})
+    problems += _header_mismatches(event, headers or [])
+    if problems:
+        raise ContractError(context, problems)
+    return event
+
+
+def _header_mismatches(event: CloudEvent[Any], headers: list[tuple[str, bytes]]) -> list[FieldError]:
+    attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+    problems: list[FieldError] = []
+    for name, raw in headers:
+        attribute = name.removeprefix(HEADER_PREFIX)
+        if name == attribute or attribute not in HEADER_ATTRIBUTES:
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        if attribute == "time" and _same_instant(event.time, text):
+            continue
+        if str(attributes.get(attribute)) != text:
+            problems.append({"field": f"headers.{name}", "message": f"{text!r} contradicts the event's {attribute}"})
+    return problems
+
+
+def _same_instant(time: datetime, text: str) -> bool:
+    # Publishers may spell the same instant differently ("Z" or "+00:00", with or without fractions).
+    try:
+        return datetime.fromisoformat(text) == time
+    except ValueError:
+        return False
