@@ -49,7 +49,8 @@ class ListingIn(BaseModel):
 class ItemIn(BaseModel):
     sku: str = Field(min_length=1)
     quantity: int = Field(default=1, ge=1)
-    price: str | None = None
+    price: str | None = Field(default=None, pattern=r"^\d+(\.\d{1,2})?$")
+    order_item_id: str | None = Field(default=None, pattern=r"^\d{1,20}$")
 
 
 class OrderIn(BaseModel):
@@ -197,7 +198,8 @@ def router(world: World) -> APIRouter:
                 seller_id=body.seller_id, marketplace_id=body.marketplace_id, status=body.status,
                 is_prime=body.is_prime, is_business=body.is_business,
                 fulfillment_channel=body.fulfillment_channel, ship_service_level=body.ship_service_level,
-                items=[orders.NewItem(sku=i.sku, quantity=i.quantity, price=i.price) for i in body.items],
+                items=[orders.NewItem(sku=i.sku, quantity=i.quantity, price=i.price, order_item_id=i.order_item_id)
+                       for i in body.items],
                 buyer=body.buyer, address=body.address, order_id=body.amazon_order_id,
             ))
         except orders.OrderRejected as error:

@@ -55,6 +55,7 @@ class NewItem:
     sku: str
     quantity: int
     price: str | None = None
+    order_item_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +102,7 @@ def create_order(world: World, spec: NewOrder) -> Order:
         listing = state.listing(spec.seller_id, new.sku)
         channel = channel or (listing.fulfillment if listing else "MFN")
         items.append(OrderItem(
-            order_item_id=state.ids.order_item(),
+            order_item_id=new.order_item_id or state.ids.order_item(),
             sku=new.sku,
             asin=listing.asin if listing else state.ids.asin(),
             title=(listing.item_name if listing and listing.item_name else f"Sandbox product {new.sku}"),
