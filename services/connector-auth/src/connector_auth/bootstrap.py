@@ -1,17 +1,27 @@
-"""Composition root of connector-auth: builds its pool, producer, workers and admin app from Settings."""
+"""Composition root of connector-auth: builds its pool, producer, clients, workers and admin app from Settings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import httpx
 import messaging
 import servicekit
+import spapi
 from fastapi import FastAPI
 
+from connector_auth import admin_routes, connections, internal_api, oauth_routes
+from connector_auth.access_tokens import AccessTokens
+from connector_auth.crypto import TokenCipher
+from connector_auth.deadline_watch import DeadlineWatch
+from connector_auth.deps import Deps
+from connector_auth.oauth_state import Signer
+from connector_auth.service_auth import ServiceAuthenticator, parse_service_tokens
 from connector_auth.settings import Settings
 
 SERVICE = "connector-auth"
@@ -22,23 +32,62 @@ MIGRATIONS = [
 ]
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Service:
     app: FastAPI
     workers: list[servicekit.Worker]
+    deps: Deps
+    deadline_watch: DeadlineWatch
 
 
 @asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Service]:
+async def build(
+    settings: Settings, *, clock: Callable[[], datetime] = utcnow, connection_topic: str = connections.TOPIC
+) -> AsyncIterator[Service]:
     kafka = messaging.KafkaSettings(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE)
+    cipher = TokenCipher.from_spec(settings.token_encryption_keys)
+    signer = Signer(settings.state_signing_key.get_secret_value().encode())
+    authenticate = ServiceAuthenticator(parse_service_tokens(settings.service_tokens))
+    credentials = spapi.LwaCredentials(client_id=settings.lwa_client_id, client_secret=settings.lwa_client_secret)
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
+        httpx.AsyncClient(timeout=30.0) as http,
     ):
         relay = messaging.OutboxRelay(pool, producer)
+        lwa = spapi.LwaClient(http, credentials, token_url=settings.lwa_token_url)
+        deps = Deps(
+            pool=pool,
+            cipher=cipher,
+            signer=signer,
+            lwa=lwa,
+            access_tokens=AccessTokens(pool=pool, cipher=cipher, lwa=lwa, clock=clock),
+            http=http,
+            limiter=spapi.RateLimiter(),
+            clock=clock,
+            public_base_url=settings.public_base_url,
+            application_id=settings.spapi_application_id,
+            draft_app=settings.spapi_draft_app,
+            seller_central_url=settings.seller_central_url,
+            spapi_endpoint_url=settings.spapi_endpoint_url,
+            client_secret_rotated_at=settings.client_secret_rotated_at,
+            published=relay.wake,
+            connection_topic=connection_topic,
+        )
         app = servicekit.create_admin_app(
             SERVICE,
             checks={"postgres": partial(servicekit.ping, pool), "kafka": partial(messaging.kafka_reachable, producer)},
+            routers=[
+                admin_routes.router(deps),
+                oauth_routes.router(deps),
+                internal_api.router(deps, authenticate),
+            ],
             principals=servicekit.parse_admin_tokens(settings.admin_tokens) if settings.admin_tokens else None,
         )
-        yield Service(app=app, workers=[relay])
+        admin_routes.install_error_handlers(app)
+        watch = DeadlineWatch(deps)
+        yield Service(app=app, workers=[relay, watch], deps=deps, deadline_watch=watch)

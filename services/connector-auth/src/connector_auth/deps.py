@@ -1,0 +1,54 @@
+"""What the use cases need, built once by the composition root (bootstrap.py) and passed explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import httpx
+import spapi
+
+from connector_auth.access_tokens import AccessTokens
+from connector_auth.crypto import TokenCipher
+from connector_auth.oauth_state import Signer
+
+# Seller Central hosts per region (spapi-brief §1); SELLER_CENTRAL_URL overrides them (e.g. the sandbox).
+SELLER_CENTRAL = {
+    "NA": "https://sellercentral.amazon.com",
+    "EU": "https://sellercentral-europe.amazon.com",
+    "FE": "https://sellercentral.amazon.co.jp",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deps:
+    pool: asyncpg.Pool
+    cipher: TokenCipher
+    signer: Signer
+    lwa: spapi.LwaClient
+    access_tokens: AccessTokens
+    http: httpx.AsyncClient
+    limiter: spapi.RateLimiter
+    clock: Callable[[], datetime]
+    public_base_url: str
+    application_id: str
+    draft_app: bool
+    seller_central_url: str | None
+    spapi_endpoint_url: str | None
+    client_secret_rotated_at: datetime | None
+    # Called after a commit that wrote outbox rows, so the relay publishes at once instead of polling.
+    published: Callable[[], None]
+    # The registry's `connection.updated`; tests route it to a topic of their own.
+    connection_topic: str = "connection.updated"
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.public_base_url}/oauth/callback"
+
+    def seller_central(self, region: str) -> str:
+        return self.seller_central_url or SELLER_CENTRAL[region]
+
+    def spapi_endpoint(self, region: str) -> str:
+        return self.spapi_endpoint_url or spapi.Region(region).endpoint

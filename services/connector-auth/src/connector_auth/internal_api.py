@@ -1,0 +1,41 @@
+"""Internal token API: other services get short-lived access tokens; only connector-auth holds refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel
+
+from connector_auth import connections
+from connector_auth.access_tokens import NoRefreshToken, RefreshRefused
+from connector_auth.deps import Deps
+from connector_auth.service_auth import ServiceAuthenticator
+
+
+class IssuedAccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - a token kind, not a secret
+    expires_at: datetime
+
+
+def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
+    api = APIRouter(prefix="/internal", tags=["internal"])
+    Service = Annotated[str, Depends(authenticate)]
+
+    @api.post("/connections/{connection_id}/access-token")
+    async def access_token(connection_id: str, service: Service, response: Response) -> IssuedAccessToken:
+        """A cached LWA access token of an active connection, renewed ahead of its expiry; audited."""
+        response.headers["Cache-Control"] = "no-store"
+        try:
+            token = await connections.issue_access_token(deps, service, connection_id)
+        except NoRefreshToken:
+            raise connections.Conflict(f"connection {connection_id} has no consent stored") from None
+        except RefreshRefused:
+            raise connections.Conflict(
+                f"Amazon refused the consent of connection {connection_id}; the seller must authorize again"
+            ) from None
+        return IssuedAccessToken(access_token=token.value.get_secret_value(), expires_at=token.expires_at)
+
+    return api
