@@ -49,9 +49,8 @@ def store_result(world: World, seller_id: str, content_type: str, data: bytes) -
     return document
 
 
-def content(document: Document) -> bytes:
-    """The document's bytes as the seller meant them (uploads may be gzipped by the client)."""
-    data = document.data or b""
+def decompressed(data: bytes) -> bytes:
+    """The bytes as the seller meant them: uploads may be gzipped by the client."""
     return gzip.decompress(data) if data[:2] == _GZIP_MAGIC else data
 
 

@@ -8,6 +8,7 @@ outside its messages is FATAL; a bad message only fails itself, with an issue na
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -16,6 +17,7 @@ import jsonschema
 
 from spapi_sandbox import documents, listings
 from spapi_sandbox.errors import ApiError
+from spapi_sandbox.models import Models
 from spapi_sandbox.state import Feed, iso, utcnow
 from spapi_sandbox.world import Call, Reply, World
 
@@ -126,14 +128,56 @@ async def _process(world: World, feed: Feed, epoch: int) -> None:
     if world.epoch != epoch:
         return
     try:
-        status, report = process_feed(world, feed)
+        checked = None
+        if feed.feed_type == JSON_LISTINGS_FEED and not feed.forced_fatal:
+            # Validating 25,000 messages takes seconds: do it off the loop so the sandbox keeps answering.
+            data = world.state.documents[feed.input_document_id].data or b""
+            checked = await asyncio.to_thread(check_document, world.models, feed.seller_id, data)
+        if world.epoch != epoch:
+            return
+        status, report = process_feed(world, feed, checked, validate_report=False)
+        problems = await asyncio.to_thread(report_problems, world.models, report)
+        if problems:
+            raise RuntimeError(f"processing report breaks its schema: {problems[:3]}")
     except Exception:
         logger.exception("sandbox bug while processing feed %s", feed.feed_id)
-        world.violations.append(f"feed {feed.feed_id}: processing crashed")
+        world.violations.append(f"feed {feed.feed_id}: processing failed")
         status, report = "FATAL", _fatal_report(world, feed, "Internal error while processing the feed.")
+    if world.epoch != epoch:
+        return
     result = documents.store_result(world, feed.seller_id, REPORT_CONTENT_TYPE, json.dumps(report).encode())
     feed.result_document_id = result.document_id
     feed.status, feed.ended = status, utcnow()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Checked:
+    """A JSON_LISTINGS_FEED document held against listings-feed-schema-v2.json (pure, thread-safe)."""
+
+    doc: Any
+    fatal: str | None
+    bad_messages: frozenset[int]
+
+
+def check_document(models: Models, seller_id: str, data: bytes) -> Checked:
+    try:
+        doc = json.loads(documents.decompressed(data))
+    except (ValueError, OSError):
+        return Checked(None, "The feed document is not valid JSON.", frozenset())
+    bad: set[int] = set()
+    for error in models.listings_feed.iter_errors(doc):
+        path = list(error.absolute_path)
+        if len(path) >= 2 and path[0] == "messages" and isinstance(path[1], int):
+            bad.add(path[1])
+        else:
+            return Checked(None, "The feed document does not follow listings-feed-schema-v2.", frozenset())
+    if doc["header"]["sellerId"] != seller_id:
+        return Checked(None, "header.sellerId is not the seller who submitted the feed.", frozenset())
+    return Checked(doc, None, frozenset(bad))
+
+
+def report_problems(models: Models, report: dict[str, Any]) -> list[str]:
+    return [e.message for e in models.processing_report.iter_errors(report)]
 
 
 def _fatal_report(world: World, feed: Feed, message: str) -> dict[str, Any]:
@@ -145,7 +189,9 @@ def _fatal_report(world: World, feed: Feed, message: str) -> dict[str, Any]:
     }
 
 
-def process_feed(world: World, feed: Feed) -> tuple[str, dict[str, Any]]:
+def process_feed(
+    world: World, feed: Feed, checked: Checked | None = None, *, validate_report: bool = True
+) -> tuple[str, dict[str, Any]]:
     """Apply a feed to the listings and return (processingStatus, processing report)."""
     if feed.forced_fatal:
         return "FATAL", _fatal_report(world, feed, "The feed could not be processed (injected fault).")
@@ -153,17 +199,16 @@ def process_feed(world: World, feed: Feed) -> tuple[str, dict[str, Any]]:
         return "FATAL", _fatal_report(world, feed, f"{feed.feed_type} is no longer supported; use JSON_LISTINGS_FEED.")
     if feed.feed_type != JSON_LISTINGS_FEED:
         return "FATAL", _fatal_report(world, feed, f"The sandbox does not process {feed.feed_type} feeds.")
-    document = world.state.documents[feed.input_document_id]
-    try:
-        feed_doc = json.loads(documents.content(document))
-    except (ValueError, OSError):
-        return "FATAL", _fatal_report(world, feed, "The feed document is not valid JSON.")
-    report = apply_listings_feed(world, feed, feed_doc)
-    if report is None:
-        return "FATAL", _fatal_report(world, feed, "The feed document does not follow listings-feed-schema-v2.")
-    problems = [e.message for e in world.models.processing_report.iter_errors(report)]
-    if problems:
-        raise RuntimeError(f"processing report breaks its schema: {problems[:3]}")
+    if checked is None:
+        data = world.state.documents[feed.input_document_id].data or b""
+        checked = check_document(world.models, feed.seller_id, data)
+    if checked.fatal is not None:
+        return "FATAL", _fatal_report(world, feed, checked.fatal)
+    report = apply_listings_feed(world, feed, checked)
+    if validate_report:
+        problems = report_problems(world.models, report)
+        if problems:
+            raise RuntimeError(f"processing report breaks its schema: {problems[:3]}")
     return "DONE", report
 
 
@@ -175,17 +220,9 @@ def _message_problem(world: World, message: Any) -> str:
     return f"{where}: {error.message}"[:300] if where else error.message[:300]
 
 
-def apply_listings_feed(world: World, feed: Feed, doc: Any) -> dict[str, Any] | None:
-    """The processing report, or None when the document as a whole is unusable (FATAL)."""
-    bad_messages: set[int] = set()
-    for error in world.models.listings_feed.iter_errors(doc):
-        path = list(error.absolute_path)
-        if len(path) >= 2 and path[0] == "messages" and isinstance(path[1], int):
-            bad_messages.add(path[1])
-        else:
-            return None
-    if doc["header"]["sellerId"] != feed.seller_id:
-        return None
+def apply_listings_feed(world: World, feed: Feed, checked: Checked) -> dict[str, Any]:
+    """Apply every valid message; the processing report names each message that failed and why."""
+    doc, bad_messages = checked.doc, checked.bad_messages
     marketplace_id = feed.marketplace_ids[0]
     issues: list[dict[str, Any]] = []
     accepted: list[str] = []

@@ -104,6 +104,12 @@ def _set_availability(listing: Listing, entry: dict[str, Any] | None, *, merge: 
     return issues
 
 
+def _clone(listing: Listing) -> Listing:
+    # Patches replace attribute values wholesale, so copying the two dicts isolates the draft.
+    return dataclasses.replace(listing, availability_extra=dict(listing.availability_extra),
+                               attributes=dict(listing.attributes))
+
+
 def _apply_patch(listing: Listing, patch: dict[str, Any]) -> list[Issue]:
     op, path = patch["op"], patch["path"]
     parts = path.split("/")
@@ -160,7 +166,7 @@ def patch_listing(world: World, seller_id: str, sku: str, patches: list[dict[str
     current = world.state.listing(seller_id, sku)
     if current is None:
         return Outcome(False, [Issue(CODE_UNKNOWN_SKU, f"The SKU '{sku}' does not exist for this seller.")])
-    draft = copy.deepcopy(current)
+    draft = _clone(current)
     issues = [issue for patch in patches for issue in _apply_patch(draft, patch)]
     accepted = not any(i.severity == "ERROR" for i in issues)
     if accepted and commit:
@@ -178,7 +184,7 @@ def put_listing(world: World, seller_id: str, sku: str, product_type: str, attri
     if partial and current is None:
         return Outcome(False, [Issue(CODE_UNKNOWN_SKU, f"The SKU '{sku}' does not exist for this seller.")])
     if current is not None:
-        draft = copy.deepcopy(current)
+        draft = _clone(current)
         if not partial:
             draft.attributes = {}
             _set_availability(draft, None, merge=False)
