@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 import spapi
 import spapi_sandbox
-from spapi_sandbox import SandboxConfig
+from testkit.sandbox import SPEEDUP
 
-# Every Amazon duration and rate in the sandbox is scaled by this, and so is our limiter's defaults.
-SPEEDUP = 100.0
 SELLER = spapi_sandbox.DEFAULT_SELLER_ID
 MARKETPLACE = spapi_sandbox.DEFAULT_MARKETPLACE_ID
 
 
 @pytest.fixture(scope="session")
-def spapi_sandbox_url() -> Iterator[str]:
-    with spapi_sandbox.running(SandboxConfig(speedup=SPEEDUP, seed=4)) as url:
-        yield url
+def spapi_sandbox_url(sandbox_url: str) -> str:
+    """testkit's session sandbox; every Amazon rate and duration in it is scaled by SPEEDUP, as are our defaults."""
+    return sandbox_url
 
 
 @pytest.fixture
