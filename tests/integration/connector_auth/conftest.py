@@ -19,9 +19,7 @@ async def topic(kafka_bootstrap: str) -> str:
 
 
 @pytest_asyncio.fixture
-async def svc(
-    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topic: str
-) -> AsyncIterator[Running]:
+async def svc(database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topic: str) -> AsyncIterator[Running]:
     async with running(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox_url=sandbox.url, topic=topic
     ) as service:

@@ -180,7 +180,12 @@ def free_socket() -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running(
-    *, database_url: str, kafka_bootstrap: str, sandbox_url: str, topic: str, clock: Clock | None = None,
+    *,
+    database_url: str,
+    kafka_bootstrap: str,
+    sandbox_url: str,
+    topic: str,
+    clock: Clock | None = None,
     **overrides: str,
 ) -> AsyncIterator[Running]:
     sock = free_socket()

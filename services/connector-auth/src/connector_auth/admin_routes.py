@@ -6,6 +6,7 @@ consent flows, issues and revokes setup links, disconnects and re-encrypts refre
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,8 +19,11 @@ from servicekit import Principal, Role, require_role
 
 from connector_auth import connections, deadlines, settings_rules
 from connector_auth.connections import Actor
+from connector_auth.crypto import DecryptionFailed
 from connector_auth.deps import Deps
 from connector_auth.repository import Connection, SetupLink
+
+log = logging.getLogger(__name__)
 
 
 class CreateConnection(BaseModel):
@@ -249,6 +253,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def upstream(_: Request, exc: Exception) -> JSONResponse:
         return problem(502, str(exc))
 
+    async def undecryptable(_: Request, exc: Exception) -> JSONResponse:
+        # A missing key (rotation done wrong) or a ciphertext moved between rows: an operator must look.
+        log.error("stored refresh token cannot be decrypted: %s", exc)
+        return problem(500, f"the stored consent cannot be decrypted: {exc}")
+
     async def request_invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [
@@ -264,3 +273,4 @@ def install_error_handlers(app: FastAPI) -> None:
     # spapi's errors name the operation, status and Amazon's codes only, never a token.
     app.add_exception_handler(spapi.SpApiError, upstream)
     app.add_exception_handler(RequestValidationError, request_invalid)
+    app.add_exception_handler(DecryptionFailed, undecryptable)

@@ -202,7 +202,8 @@ async def create(
         updated_at=now,
     )
     try:
-        payload(deps, dataclasses.replace(c, revision=1), [])  # the contract's own checks (e.g. a token pasted into the name) before storing
+        # The contract's own checks (e.g. a token pasted into the name) run before anything is stored.
+        payload(deps, dataclasses.replace(c, revision=1), [])
     except ValidationError as exc:
         raise settings_rules.InvalidSettings(settings_rules.field_errors(exc)) from None
     async with deps.pool.acquire() as conn, conn.transaction():

@@ -1,7 +1,6 @@
 """Internal token API: other services get short-lived access tokens; only connector-auth holds refresh tokens."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the route's dependency type, built at run time.
 from datetime import datetime
 from typing import Annotated
 

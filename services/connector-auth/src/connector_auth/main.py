@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import servicekit
 from contracts import all_pii_field_names
 
@@ -18,6 +20,8 @@ async def migrate() -> None:
 async def serve() -> None:
     settings = Settings()  # type: ignore[call-arg]
     servicekit.configure_logging(bootstrap.SERVICE, settings.log_level, redact_keys=all_pii_field_names())
+    # httpcore's debug lines echo response headers; nothing of ours needs them.
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     await servicekit.migrate_database(settings.database_url.get_secret_value(), bootstrap.SCHEMA, bootstrap.MIGRATIONS)
     async with bootstrap.build(settings) as service:
         await servicekit.run_service(service.app, settings.admin(), service.workers)
