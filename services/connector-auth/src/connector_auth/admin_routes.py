@@ -98,7 +98,7 @@ def view(deps: Deps, c: Connection) -> ConnectionView:
         reauthorization_deadline=deadlines.reauthorization_deadline(c.authorized_at),
         client_secret_rotation_deadline=deadlines.client_secret_deadline(deps.client_secret_rotated_at),
         warnings=[Warning(code=w.code, deadline=w.deadline) for w in connections.current_warnings(deps, c)],
-        settings=c.settings,
+        settings=settings_rules.validate_settings(c.settings).model_dump(mode="json"),
         revision=c.revision,
         created_at=c.created_at,
         updated_at=c.updated_at,
