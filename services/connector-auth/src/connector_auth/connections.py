@@ -12,13 +12,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import asyncpg
 import messaging
 import spapi
-from contracts import MARKETPLACES, ConnectionUpdatedV1, ConnectionWarning, new_event
+from contracts import MARKETPLACES, ConnectionStatus, ConnectionUpdatedV1, ConnectionWarning, new_event
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -99,13 +99,13 @@ def payload(deps: Deps, c: Connection, warnings: Sequence[deadlines.Warning]) ->
         connection_id=c.id,
         revision=c.revision,
         name=c.name,
-        status=c.status,
-        region=c.region,
+        status=ConnectionStatus(c.status),
+        region=c.region,  # type: ignore[arg-type]  # CHECK constraint: NA, EU or FE
         marketplace_ids=c.marketplace_ids,
         selling_partner_id=c.selling_partner_id,
         authorized_at=c.authorized_at,
         reauthorization_deadline=deadlines.reauthorization_deadline(c.authorized_at),
-        warnings=[ConnectionWarning(code=w.code, deadline=w.deadline) for w in warnings],
+        warnings=[ConnectionWarning(code=w.code, deadline=w.deadline) for w in warnings],  # type: ignore[arg-type]
         settings=settings_rules.validate_settings(c.settings),
         updated_at=c.updated_at,
     )
@@ -328,7 +328,7 @@ async def complete_authorization(
     return c
 
 
-def _refuse(outcome: str, message: str) -> Any:
+def _refuse(outcome: str, message: str) -> NoReturn:
     CALLBACKS.labels(outcome).inc()
     log.warning("oauth callback refused", extra={"outcome": outcome})
     raise AuthorizationRefused(message)

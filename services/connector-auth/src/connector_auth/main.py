@@ -12,7 +12,8 @@ from connector_auth.settings import Settings
 
 
 async def migrate() -> None:
-    settings = Settings()  # type: ignore[call-arg]
+    # Only the database: the migrations Job never gets the encryption key or LWA credentials.
+    settings = servicekit.ServiceSettings()  # type: ignore[call-arg]
     servicekit.configure_logging(bootstrap.SERVICE, settings.log_level)
     await servicekit.migrate_database(settings.database_url.get_secret_value(), bootstrap.SCHEMA, bootstrap.MIGRATIONS)
 

@@ -122,16 +122,18 @@ async def load_refresh_token(conn: asyncpg.Connection, connection_id: str) -> Se
 
 
 async def delete_refresh_token(conn: asyncpg.Connection, connection_id: str) -> bool:
-    return await conn.fetchval("DELETE FROM refresh_tokens WHERE connection_id = $1 RETURNING 1", connection_id) == 1
+    deleted = await conn.fetchval("DELETE FROM refresh_tokens WHERE connection_id = $1 RETURNING 1", connection_id)
+    return bool(deleted == 1)
 
 
 async def refresh_tokens_not_under(conn: asyncpg.Connection, key_id: str) -> list[asyncpg.Record]:
     """Rows sealed under an older key, locked for re-encryption, with what their associated data needs."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT t.connection_id, t.key_id, t.nonce, t.ciphertext, c.region FROM refresh_tokens t"
         " JOIN connections c ON c.id = t.connection_id WHERE t.key_id <> $1 FOR UPDATE OF t",
         key_id,
     )
+    return rows
 
 
 async def refresh_tokens_by_key(conn: asyncpg.Connection) -> dict[str, int]:
