@@ -129,8 +129,8 @@ async def test_a_rebalance_hands_partitions_over_without_redelivering_applied_ev
     events = [stock_event(n) for n in range(150)]
     for n, event in enumerate(events):
         await _send(producer, topic, event, partition=n % 3)
-    first = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.01), producer, max_records=20)
-    second = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.01), producer, max_records=20)
+    first = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30)
+    second = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30)
     tasks = [asyncio.create_task(first.run())]
     try:
         await eventually(lambda: _effects(pool))
