@@ -25,6 +25,8 @@ from messaging.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent], Awaitable[None]]  # type: ignore[type-arg]
+# Called with the record's key for a null value (a tombstone) on a compacted topic.
+TombstoneHandler = Callable[[bytes | None], Awaitable[None]]
 Decoder = Callable[[str, bytes, list[tuple[str, bytes]]], CloudEvent]  # type: ignore[type-arg]
 
 
@@ -56,7 +58,9 @@ class Consumer:
         decoder: Decoder = decode,
         max_records: int = 500,
         retry: RetryPolicy = RetryPolicy(),
+        tombstones: Mapping[str, TombstoneHandler] | None = None,
     ) -> None:
+        """`tombstones` routes null-value records of a topic to a handler; without one they are dead-lettered."""
         if not routes:
             raise ValueError("a consumer needs at least one route")
         self._settings = settings
@@ -67,6 +71,10 @@ class Consumer:
         self._decode = decoder
         self._max_records = max_records
         self._retry = retry
+        self._tombstones = dict(tombstones or {})
+        unknown = set(self._tombstones) - set(self._routes)
+        if unknown:
+            raise ValueError(f"tombstone handlers for topics without a route: {sorted(unknown)}")
         self._stopping = asyncio.Event()
         # Held while a batch is applied; the rebalance listener takes it so revocation waits for the batch.
         self._batch_lock = asyncio.Lock()
@@ -140,6 +148,11 @@ class Consumer:
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        on_tombstone = self._tombstones.get(record.topic)
+        if record.value is None and on_tombstone is not None:
+            key = record.key
+            await self._with_retries(record, where, lambda: on_tombstone(key), event_id=None)
+            return
         try:
             event = self._decode(record.topic, record.value or b"", list(record.headers or ()))
         except ContractError as exc:
@@ -147,11 +160,21 @@ class Consumer:
             await send_to_dead_letter(self._producer, self._service, record, "invalid-event", str(exc))
             return
         handler = self._routes[record.topic]
+        await self._with_retries(record, where, lambda: handler(event), event_id=str(event.id))
+
+    async def _with_retries(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        where: dict[str, object],
+        call: Callable[[], Awaitable[None]],
+        *,
+        event_id: str | None,
+    ) -> None:
         for attempt in range(self._retry.attempts):
             try:
-                await handler(event)
+                await call()
             except Rejected as exc:
-                log.warning("event rejected by its handler", extra={**where, "event_id": str(event.id)})
+                log.warning("event rejected by its handler", extra={**where, "event_id": event_id})
                 await send_to_dead_letter(self._producer, self._service, record, "rejected", str(exc))
                 return
             except Exception:
