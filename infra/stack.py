@@ -59,6 +59,9 @@ def local_secrets() -> dict[str, str]:
             "STATE_SIGNING_KEY": secrets.token_urlsafe(32),
             "LWA_CLIENT_ID": "amzn1.application-oa2-client.local",
             "LWA_CLIENT_SECRET": secrets.token_urlsafe(24),
+            "SPAPI_APPLICATION_ID": "amzn1.sp.solution.local",
+            "CLIENT_SECRET_ROTATED_AT": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "BUYER_REF_KEY": secrets.token_urlsafe(32),
         }
         LOCAL_ENV.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         LOCAL_ENV.chmod(0o600)
@@ -70,9 +73,13 @@ def environment(process: Process) -> dict[str, str]:
         [str(ROOT / "infra/postgres/postgres.sh"), "url"], capture_output=True, text=True, check=True
     ).stdout.strip()
     sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
+    values = local_secrets()
+    service_tokens = dict(entry.split(":", 1) for entry in values["SERVICE_TOKENS"].split(","))
     return {
         **os.environ,
-        **local_secrets(),
+        **values,
+        # Each caller of connector-auth's token API presents its own token; connector-auth holds them all.
+        "SERVICE_TOKEN": service_tokens.get(process.name, ""),
         "DATABASE_URL": postgres_url,
         "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
         "ADMIN_PORT": str(process.port),

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import contracts
 import messaging
 import pytest
+import pytest_asyncio
 from servicekit import MigrationSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,3 +21,10 @@ def migration_sources() -> dict[str, list[MigrationSource]]:
     }
     schemas[LIB_TEST_SCHEMA] = [outbox_inbox]
     return schemas
+
+
+@pytest_asyncio.fixture(scope="session")
+async def kafka_bootstrap(kafka_bootstrap: str) -> str:
+    """The plugin's broker, with the registry's topics created as `make kafka` does."""
+    await messaging.ensure_topics(kafka_bootstrap, contracts.kafka_topics())
+    return kafka_bootstrap

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from testkit import eventually
 
 from .private_infra import PrivateInfra, free_port
+from .test_connect_seller import secret_env
 
 SERVICES = ["orders_ingest", "stock_publisher", "shipment_relay", "pii_redactor", "connector_auth"]
 
@@ -45,13 +47,20 @@ async def _readyz_becomes(url: str, code: int, timeout: float = 60) -> None:
 async def test_readyz_follows_kafka_and_postgres_going_down_and_coming_back(private: PrivateInfra) -> None:
     port = free_port()
     env = {
+        **secret_env(),
         **os.environ,
         "DATABASE_URL": private.postgres("url"),
         "KAFKA_BOOTSTRAP_SERVERS": private.bootstrap,
         "ADMIN_PORT": str(port),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orders_ingest", "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "pii_redactor",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     readyz = f"http://127.0.0.1:{port}/readyz"
     try:
@@ -66,7 +75,8 @@ async def test_readyz_follows_kafka_and_postgres_going_down_and_coming_back(priv
         private.postgres("start")
         await _readyz_becomes(readyz, 200)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), timeout=40)
     assert process.returncode == 0, output.decode()[-3000:]
 
@@ -75,17 +85,36 @@ async def test_readyz_follows_kafka_and_postgres_going_down_and_coming_back(priv
 async def test_every_service_migrates_its_own_schema_and_serves_health(
     module: str, empty_database_url: str, kafka_bootstrap: str
 ) -> None:
-    env = {**os.environ, "DATABASE_URL": empty_database_url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    env = {**os.environ, **secret_env(), "DATABASE_URL": empty_database_url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    # What infra/stack.py hands every process; each service reads only its own part.
+    env |= {
+        "PUBLIC_BASE_URL": "http://127.0.0.1:1",
+        "CONNECTOR_AUTH_URL": "http://127.0.0.1:1",
+        "SPAPI_ENDPOINT_URL": "http://127.0.0.1:1",
+        "SERVICE_TOKEN": secrets.token_urlsafe(24),
+        "BUYER_REF_KEY": secrets.token_urlsafe(32),
+    }
     migrate = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, "migrate", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        module,
+        "migrate",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(migrate.communicate(), timeout=60)
     assert migrate.returncode == 0, output.decode()
 
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, "serve", env={**env, "ADMIN_PORT": str(port)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        module,
+        "serve",
+        env={**env, "ADMIN_PORT": str(port)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         await _readyz_becomes(f"http://127.0.0.1:{port}/readyz", 200)
@@ -100,7 +129,13 @@ async def test_a_service_without_database_url_refuses_to_start_and_names_the_var
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stock_publisher", "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "stock_publisher",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2

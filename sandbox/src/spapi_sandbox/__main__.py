@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lwa-client-id")
     parser.add_argument("--lwa-client-secret")
     parser.add_argument("--notify-url", help="where ORDER_CHANGE notifications are POSTed")
-    parser.add_argument("--order-generator", type=float, default=0.0, metavar="RATE",
-                        help="generate RATE orders per minute")
+    parser.add_argument(
+        "--order-generator", type=float, default=0.0, metavar="RATE", help="generate RATE orders per minute"
+    )
     parser.add_argument("--models-dir", type=Path, help="directory of the official SP-API models")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--log-level", default="info")
@@ -30,8 +31,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--lwa-client-id and --lwa-client-secret go together")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = SandboxConfig(
-        speedup=args.speedup, lwa_client_id=args.lwa_client_id, lwa_client_secret=args.lwa_client_secret,
-        notify_url=args.notify_url, orders_per_minute=args.order_generator, models_dir=args.models_dir,
+        speedup=args.speedup,
+        lwa_client_id=args.lwa_client_id,
+        lwa_client_secret=args.lwa_client_secret,
+        notify_url=args.notify_url,
+        orders_per_minute=args.order_generator,
+        models_dir=args.models_dir,
         seed=args.seed,
     )
     # access_log off: request lines would carry query strings, which can hold buyer-related filters.

@@ -93,8 +93,12 @@ class GeneratorIn(BaseModel):
 
 
 def seller_view(world: World, seller: Seller, refresh_token: str | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {"selling_partner_id": seller.selling_partner_id, "region": seller.region,
-                            "marketplace_ids": seller.marketplace_ids, "store_name": seller.store_name}
+    view: dict[str, Any] = {
+        "selling_partner_id": seller.selling_partner_id,
+        "region": seller.region,
+        "marketplace_ids": seller.marketplace_ids,
+        "store_name": seller.store_name,
+    }
     if refresh_token:
         view["refresh_token"] = refresh_token
     return view
@@ -102,10 +106,15 @@ def seller_view(world: World, seller: Seller, refresh_token: str | None = None) 
 
 def listing_view(listing: Listing) -> dict[str, Any]:
     return {
-        "seller_id": listing.seller_id, "sku": listing.sku, "asin": listing.asin,
-        "marketplace_id": listing.marketplace_id, "fulfillment": listing.fulfillment,
-        "quantity": listing.quantity, "handling_time": listing.handling_time,
-        "product_type": listing.product_type, "item_name": listing.item_name,
+        "seller_id": listing.seller_id,
+        "sku": listing.sku,
+        "asin": listing.asin,
+        "marketplace_id": listing.marketplace_id,
+        "fulfillment": listing.fulfillment,
+        "quantity": listing.quantity,
+        "handling_time": listing.handling_time,
+        "product_type": listing.product_type,
+        "item_name": listing.item_name,
         "fulfillment_availability": listing.availability_attribute(),
         "attributes": render_listing(listing, {"attributes"})["attributes"],
         "last_updated": iso(listing.updated),
@@ -114,16 +123,36 @@ def listing_view(listing: Listing) -> dict[str, Any]:
 
 def order_view(order: Order) -> dict[str, Any]:
     return {
-        "AmazonOrderId": order.order_id, "OrderStatus": order.status, "seller_id": order.seller_id,
-        "MarketplaceId": order.marketplace_id, "FulfillmentChannel": order.fulfillment_channel,
-        "IsPrime": order.is_prime, "IsBusinessOrder": order.is_business,
-        "ShipServiceLevel": order.ship_service_level, "PurchaseDate": iso(order.created),
+        "AmazonOrderId": order.order_id,
+        "OrderStatus": order.status,
+        "seller_id": order.seller_id,
+        "MarketplaceId": order.marketplace_id,
+        "FulfillmentChannel": order.fulfillment_channel,
+        "IsPrime": order.is_prime,
+        "IsBusinessOrder": order.is_business,
+        "ShipServiceLevel": order.ship_service_level,
+        "PurchaseDate": iso(order.created),
         "LastUpdateDate": iso(order.last_updated),
-        "items": [{"OrderItemId": i.order_item_id, "SellerSKU": i.sku, "ASIN": i.asin,
-                   "QuantityOrdered": i.quantity, "QuantityShipped": i.quantity_shipped,
-                   "IsBuyerRequestedCancel": i.buyer_cancel_requested} for i in order.items],
-        "packages": [{"packageReferenceId": p.package_reference_id, "carrierCode": p.carrier_code,
-                      "trackingNumber": p.tracking_number, "items": p.items} for p in order.packages],
+        "items": [
+            {
+                "OrderItemId": i.order_item_id,
+                "SellerSKU": i.sku,
+                "ASIN": i.asin,
+                "QuantityOrdered": i.quantity,
+                "QuantityShipped": i.quantity_shipped,
+                "IsBuyerRequestedCancel": i.buyer_cancel_requested,
+            }
+            for i in order.items
+        ],
+        "packages": [
+            {
+                "packageReferenceId": p.package_reference_id,
+                "carrierCode": p.carrier_code,
+                "trackingNumber": p.tracking_number,
+                "items": p.items,
+            }
+            for p in order.packages
+        ],
     }
 
 
@@ -160,10 +189,14 @@ def router(world: World) -> APIRouter:
         region = body.region or MARKETPLACES[body.marketplace_ids[0]].region
         seller_id = body.selling_partner_id or world.state.ids.seller()
         existing = world.state.sellers.get(seller_id)
-        seller = world.state.add_seller(Seller(
-            selling_partner_id=seller_id, region=region, marketplace_ids=list(body.marketplace_ids),
-            store_name=body.store_name or (existing.store_name if existing else f"Store {seller_id}"),
-        ))
+        seller = world.state.add_seller(
+            Seller(
+                selling_partner_id=seller_id,
+                region=region,
+                marketplace_ids=list(body.marketplace_ids),
+                store_name=body.store_name or (existing.store_name if existing else f"Store {seller_id}"),
+            )
+        )
         return seller_view(world, seller, world.tokens.refresh_token_for(seller_id))
 
     @api.get("/sellers/{seller_id}")
@@ -177,9 +210,15 @@ def router(world: World) -> APIRouter:
         if marketplace_id not in seller.marketplace_ids:
             raise HTTPException(422, f"seller does not participate in {marketplace_id}")
         listing = Listing(
-            seller_id=seller.selling_partner_id, sku=body.sku, asin=body.asin or world.state.ids.asin(),
-            marketplace_id=marketplace_id, fulfillment=body.fulfillment, quantity=body.quantity,
-            handling_time=body.handling_time, product_type=body.product_type, item_name=body.item_name or "",
+            seller_id=seller.selling_partner_id,
+            sku=body.sku,
+            asin=body.asin or world.state.ids.asin(),
+            marketplace_id=marketplace_id,
+            fulfillment=body.fulfillment,
+            quantity=body.quantity,
+            handling_time=body.handling_time,
+            product_type=body.product_type,
+            item_name=body.item_name or "",
         )
         world.state.listings[(listing.seller_id, listing.sku)] = listing
         return listing_view(listing)
@@ -194,14 +233,25 @@ def router(world: World) -> APIRouter:
     @api.post("/orders", status_code=201)
     async def create_order(body: OrderIn) -> dict[str, Any]:
         try:
-            order = orders.create_order(world, orders.NewOrder(
-                seller_id=body.seller_id, marketplace_id=body.marketplace_id, status=body.status,
-                is_prime=body.is_prime, is_business=body.is_business,
-                fulfillment_channel=body.fulfillment_channel, ship_service_level=body.ship_service_level,
-                items=[orders.NewItem(sku=i.sku, quantity=i.quantity, price=i.price, order_item_id=i.order_item_id)
-                       for i in body.items],
-                buyer=body.buyer, address=body.address, order_id=body.amazon_order_id,
-            ))
+            order = orders.create_order(
+                world,
+                orders.NewOrder(
+                    seller_id=body.seller_id,
+                    marketplace_id=body.marketplace_id,
+                    status=body.status,
+                    is_prime=body.is_prime,
+                    is_business=body.is_business,
+                    fulfillment_channel=body.fulfillment_channel,
+                    ship_service_level=body.ship_service_level,
+                    items=[
+                        orders.NewItem(sku=i.sku, quantity=i.quantity, price=i.price, order_item_id=i.order_item_id)
+                        for i in body.items
+                    ],
+                    buyer=body.buyer,
+                    address=body.address,
+                    order_id=body.amazon_order_id,
+                ),
+            )
         except orders.OrderRejected as error:
             raise HTTPException(422, str(error)) from None
         return order_view(order)
@@ -245,8 +295,15 @@ def router(world: World) -> APIRouter:
             world.faults.fail_feeds(body.count)
         if body.status is not None or body.latency_ms:
             rate = body.error_rate if body.error_rate is not None else 1.0
-            world.faults.add(Fault(operation=body.operation, error_rate=rate, status=body.status,
-                                   latency_ms=body.latency_ms, count=body.count))
+            world.faults.add(
+                Fault(
+                    operation=body.operation,
+                    error_rate=rate,
+                    status=body.status,
+                    latency_ms=body.latency_ms,
+                    count=body.count,
+                )
+            )
         return {"faults": world.faults.describe()}
 
     @api.delete("/faults")
@@ -255,16 +312,24 @@ def router(world: World) -> APIRouter:
         return {"faults": []}
 
     @api.get("/ledger")
-    async def ledger(seller_id: str | None = None, sku: str | None = None, kind: str | None = None,
-                     order_id: str | None = None) -> list[dict[str, Any]]:
+    async def ledger(
+        seller_id: str | None = None, sku: str | None = None, kind: str | None = None, order_id: str | None = None
+    ) -> list[dict[str, Any]]:
         return [e.as_dict() for e in world.ledger.query(seller_id=seller_id, sku=sku, kind=kind, order_id=order_id)]
 
     @api.get("/requests")
-    async def requests(operation: str | None = None, status: int | None = None,
-                       limit: int = 1000) -> list[dict[str, Any]]:
+    async def requests(
+        operation: str | None = None, status: int | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         records = [
-            {"at": r.at, "method": r.method, "path": r.path, "operation": r.operation, "seller_id": r.seller_id,
-             "status": r.status}
+            {
+                "at": r.at,
+                "method": r.method,
+                "path": r.path,
+                "operation": r.operation,
+                "seller_id": r.seller_id,
+                "status": r.status,
+            }
             for r in world.state.requests
             if (operation is None or r.operation == operation) and (status is None or r.status == status)
         ]
@@ -277,10 +342,17 @@ def router(world: World) -> APIRouter:
 
     @api.get("/notifications")
     async def notifications(order_id: str | None = None) -> dict[str, Any]:
-        sent = [n for n in world.notifier.sent
-                if order_id is None or n["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == order_id]
-        return {"url": world.notifier.url, "delivered": world.notifier.delivered, "failed": world.notifier.failed,
-                "sent": sent}
+        sent = [
+            n
+            for n in world.notifier.sent
+            if order_id is None or n["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == order_id
+        ]
+        return {
+            "url": world.notifier.url,
+            "delivered": world.notifier.delivered,
+            "failed": world.notifier.failed,
+            "sent": sent,
+        }
 
     @api.get("/time")
     async def now() -> dict[str, str]:

@@ -55,8 +55,13 @@ def create_app(config: SandboxConfig | None = None, *, models: Models | None = N
             await asyncio.gather(*world.tasks, return_exceptions=True)
             await world.notifier.close()
 
-    app = FastAPI(title="SP-API sandbox", lifespan=lifespan, docs_url="/_sandbox/docs", redoc_url=None,
-                  openapi_url="/_sandbox/openapi.json")
+    app = FastAPI(
+        title="SP-API sandbox",
+        lifespan=lifespan,
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
     app.state.world = world
     gateway.mount(app, world)
     app.include_router(admin.router(world))

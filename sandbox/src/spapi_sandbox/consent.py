@@ -56,7 +56,8 @@ async def consent_page(world: World, request: Request) -> Response:
         return _approve(world, fields, checked)
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-        for k, v in fields.items() if k in ("application_id", "state", "redirect_uri", "version")
+        for k, v in fields.items()
+        if k in ("application_id", "state", "redirect_uri", "version")
     )
     options = "".join(
         f'<option value="{html.escape(s)}"{" selected" if s == checked else ""}>{html.escape(s)}</option>'

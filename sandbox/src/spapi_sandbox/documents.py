@@ -29,13 +29,20 @@ def _signature(document_id: str, method: str, expires: int) -> str:
 
 def presigned_url(base_url: str, document_id: str, method: str) -> str:
     expires = int(time.time()) + URL_TTL_SECONDS
-    return (f"{base_url.rstrip('/')}/_sandbox/s3/{document_id}"
-            f"?X-Amz-Expires={expires}&X-Amz-Signature={_signature(document_id, method, expires)}")
+    return (
+        f"{base_url.rstrip('/')}/_sandbox/s3/{document_id}"
+        f"?X-Amz-Expires={expires}&X-Amz-Signature={_signature(document_id, method, expires)}"
+    )
 
 
 def new_document(world: World, seller_id: str, content_type: str) -> Document:
-    document = Document(document_id=world.state.ids.document(), seller_id=seller_id, content_type=content_type,
-                        secret=world.state.ids.secret(), created=utcnow())
+    document = Document(
+        document_id=world.state.ids.document(),
+        seller_id=seller_id,
+        content_type=content_type,
+        secret=world.state.ids.secret(),
+        created=utcnow(),
+    )
     world.state.documents[document.document_id] = document
     return document
 

@@ -25,11 +25,19 @@ logger = logging.getLogger(__name__)
 
 JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 # Retired 2025-07-31: Amazon now ends these FATAL (design/spapi-brief.md §0.3).
-RETIRED_LISTINGS_FEEDS = frozenset({
-    "POST_PRODUCT_DATA", "POST_INVENTORY_AVAILABILITY_DATA", "POST_PRODUCT_PRICING_DATA",
-    "POST_PRODUCT_OVERRIDES_DATA", "POST_PRODUCT_IMAGE_DATA", "POST_PRODUCT_RELATIONSHIP_DATA",
-    "POST_FLAT_FILE_INVLOADER_DATA", "POST_FLAT_FILE_LISTINGS_DATA", "POST_FLAT_FILE_PRICEANDQUANTITYONLY_UPDATE_DATA",
-})
+RETIRED_LISTINGS_FEEDS = frozenset(
+    {
+        "POST_PRODUCT_DATA",
+        "POST_INVENTORY_AVAILABILITY_DATA",
+        "POST_PRODUCT_PRICING_DATA",
+        "POST_PRODUCT_OVERRIDES_DATA",
+        "POST_PRODUCT_IMAGE_DATA",
+        "POST_PRODUCT_RELATIONSHIP_DATA",
+        "POST_FLAT_FILE_INVLOADER_DATA",
+        "POST_FLAT_FILE_LISTINGS_DATA",
+        "POST_FLAT_FILE_PRICEANDQUANTITYONLY_UPDATE_DATA",
+    }
+)
 REPORT_CONTENT_TYPE = "application/json; charset=UTF-8"
 
 
@@ -72,17 +80,28 @@ async def create_feed(world: World, call: Call) -> Reply:
         raise ApiError.invalid_input("Invalid input", details="The inputFeedDocumentId is not known.")
     if document.data is None:
         raise ApiError.invalid_input("Invalid input", details="Nothing was uploaded for the inputFeedDocumentId.")
-    feed = Feed(feed_id=world.state.ids.feed(), seller_id=call.seller_id, feed_type=body["feedType"],
-                marketplace_ids=list(body["marketplaceIds"]), input_document_id=document.document_id,
-                created=utcnow(), forced_fatal=world.faults.next_feed_fatal())
+    feed = Feed(
+        feed_id=world.state.ids.feed(),
+        seller_id=call.seller_id,
+        feed_type=body["feedType"],
+        marketplace_ids=list(body["marketplaceIds"]),
+        input_document_id=document.document_id,
+        created=utcnow(),
+        forced_fatal=world.faults.next_feed_fatal(),
+    )
     world.state.feeds[feed.feed_id] = feed
     world.spawn(_process(world, feed, world.epoch))
     return Reply(202, {"feedId": feed.feed_id})
 
 
 def render_feed(feed: Feed) -> dict[str, Any]:
-    out: dict[str, Any] = {"feedId": feed.feed_id, "feedType": feed.feed_type, "marketplaceIds": feed.marketplace_ids,
-                           "createdTime": iso(feed.created), "processingStatus": feed.status}
+    out: dict[str, Any] = {
+        "feedId": feed.feed_id,
+        "feedType": feed.feed_type,
+        "marketplaceIds": feed.marketplace_ids,
+        "createdTime": iso(feed.created),
+        "processingStatus": feed.status,
+    }
     if feed.started:
         out["processingStartTime"] = iso(feed.started)
     if feed.ended:
@@ -109,8 +128,10 @@ async def get_feed_document(world: World, call: Call) -> Reply:
     document = world.state.documents.get(_document_id(call.params["feedDocumentId"]))
     if document is None or document.seller_id != call.seller_id:
         raise ApiError.not_found(f"Feed document {call.params['feedDocumentId']} not found.")
-    body: dict[str, Any] = {"feedDocumentId": document.document_id,
-                            "url": documents.presigned_url(call.base_url, document.document_id, "GET")}
+    body: dict[str, Any] = {
+        "feedDocumentId": document.document_id,
+        "url": documents.presigned_url(call.base_url, document.document_id, "GET"),
+    }
     if document.compressed:
         body["compressionAlgorithm"] = "GZIP"
     return Reply(200, body)
@@ -184,8 +205,7 @@ def _fatal_report(world: World, feed: Feed, message: str) -> dict[str, Any]:
     return {
         "header": {"sellerId": feed.seller_id, "version": "2.0", "feedId": feed.feed_id},
         "issues": [{"code": "4000000", "severity": "ERROR", "message": message}],
-        "summary": {"errors": 1, "warnings": 0, "messagesProcessed": 0, "messagesAccepted": 0,
-                    "messagesInvalid": 0},
+        "summary": {"errors": 1, "warnings": 0, "messagesProcessed": 0, "messagesAccepted": 0, "messagesInvalid": 0},
     }
 
 
@@ -234,10 +254,19 @@ def apply_listings_feed(world: World, feed: Feed, checked: Checked) -> dict[str,
         if isinstance(sku, str) and sku:
             base["sku"] = sku
         if index in bad_messages or message_id in seen:
-            reason = (_message_problem(world, raw) if index in bad_messages
-                      else f"messageId {message_id} is not unique in the feed.")
-            issues.append({**base, "code": listings.CODE_INVALID_MESSAGE, "severity": "ERROR",
-                           "message": f"The message is invalid: {reason}"})
+            reason = (
+                _message_problem(world, raw)
+                if index in bad_messages
+                else f"messageId {message_id} is not unique in the feed."
+            )
+            issues.append(
+                {
+                    **base,
+                    "code": listings.CODE_INVALID_MESSAGE,
+                    "severity": "ERROR",
+                    "message": f"The message is invalid: {reason}",
+                }
+            )
             continue
         seen.add(message_id)
         ref = f"{feed.feed_id}/{message_id}"
@@ -245,9 +274,17 @@ def apply_listings_feed(world: World, feed: Feed, checked: Checked) -> dict[str,
         if operation == "PATCH":
             outcome = listings.patch_listing(world, feed.seller_id, sku, message["patches"], source="feed", ref=ref)
         elif operation in ("UPDATE", "PARTIAL_UPDATE"):
-            outcome = listings.put_listing(world, feed.seller_id, sku, message["productType"], message["attributes"],
-                                           marketplace_id=marketplace_id, source="feed", ref=ref,
-                                           partial=operation == "PARTIAL_UPDATE")
+            outcome = listings.put_listing(
+                world,
+                feed.seller_id,
+                sku,
+                message["productType"],
+                message["attributes"],
+                marketplace_id=marketplace_id,
+                source="feed",
+                ref=ref,
+                partial=operation == "PARTIAL_UPDATE",
+            )
         else:
             outcome = listings.delete_listing(world, feed.seller_id, sku, source="feed", ref=ref)
         for issue in outcome.issues:

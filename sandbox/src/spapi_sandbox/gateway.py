@@ -105,9 +105,16 @@ async def handle(world: World, operation: Operation, handler: Handler, request: 
     headers = {"x-amzn-RequestId": request_id, **reply.headers}
     if reply.status in _RATE_HEADER_STATUSES[0] or reply.status in _RATE_HEADER_STATUSES[1]:
         headers["x-amzn-RateLimit-Limit"] = header_value(world.limiter.rate(plan))
-    world.state.requests.append(RequestRecord(at=iso(utcnow()), method=request.method, path=request.url.path,
-                                              operation=operation.operation_id, seller_id=seller_id,
-                                              status=reply.status))
+    world.state.requests.append(
+        RequestRecord(
+            at=iso(utcnow()),
+            method=request.method,
+            path=request.url.path,
+            operation=operation.operation_id,
+            seller_id=seller_id,
+            status=reply.status,
+        )
+    )
     if reply.body is None:
         return Response(status_code=reply.status, headers=headers)
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
@@ -125,5 +132,10 @@ def mount(app: FastAPI, world: World) -> None:
         operation = world.models[operation_id]
         # SKUs may contain '/', which arrives decoded; let the last path parameter take the rest.
         path = operation.path.replace("{sku}", "{sku:path}")
-        app.add_api_route(path, _endpoint(world, operation, handler), methods=[operation.method],
-                          name=operation_id, include_in_schema=False)
+        app.add_api_route(
+            path,
+            _endpoint(world, operation, handler),
+            methods=[operation.method],
+            name=operation_id,
+            include_in_schema=False,
+        )

@@ -20,8 +20,15 @@ def _catalog(world: World, seller_id: str) -> list[Listing]:
         return found
     seller = world.state.sellers[seller_id]
     for n in range(1, 6):
-        listing = Listing(seller_id=seller_id, sku=f"GEN-SKU-{n:03d}", asin=world.state.ids.asin(),
-                          marketplace_id=seller.marketplace_ids[0], fulfillment="MFN", quantity=1000, handling_time=2)
+        listing = Listing(
+            seller_id=seller_id,
+            sku=f"GEN-SKU-{n:03d}",
+            asin=world.state.ids.asin(),
+            marketplace_id=seller.marketplace_ids[0],
+            fulfillment="MFN",
+            quantity=1000,
+            handling_time=2,
+        )
         world.state.listings[(seller_id, listing.sku)] = listing
     return _catalog(world, seller_id)
 
@@ -35,16 +42,23 @@ def generate_one(world: World) -> None:
     lines = rng.sample(mfn, k=min(len(mfn), rng.randint(2, 3))) if multi_line else [rng.choice(mfn)]
     pending = rng.random() < PENDING_SHARE
     prime = rng.random() < PRIME_SHARE
-    order = orders.create_order(world, orders.NewOrder(
-        seller_id=seller_id,
-        status="Pending" if pending else "Unshipped",
-        is_prime=prime,
-        is_business=rng.random() < BUSINESS_SHARE,
-        fulfillment_channel=lines[0].fulfillment,
-        ship_service_level="NextDay" if prime and rng.random() < 0.3 else "Standard",
-        items=[orders.NewItem(sku=listing.sku, quantity=rng.choice((1, 1, 1, 2, 3)),
-                              price=f"{rng.uniform(5, 120):.2f}") for listing in lines],
-    ))
+    order = orders.create_order(
+        world,
+        orders.NewOrder(
+            seller_id=seller_id,
+            status="Pending" if pending else "Unshipped",
+            is_prime=prime,
+            is_business=rng.random() < BUSINESS_SHARE,
+            fulfillment_channel=lines[0].fulfillment,
+            ship_service_level="NextDay" if prime and rng.random() < 0.3 else "Standard",
+            items=[
+                orders.NewItem(
+                    sku=listing.sku, quantity=rng.choice((1, 1, 1, 2, 3)), price=f"{rng.uniform(5, 120):.2f}"
+                )
+                for listing in lines
+            ],
+        ),
+    )
     if pending:
         world.spawn(_release(world, order.order_id, world.epoch))
 

@@ -34,17 +34,23 @@ class Ledger:
         self._seq = itertools.count(1)
 
     def record(self, *, kind: str, seller_id: str, source: str, ref: str, **fields: Any) -> Entry:
-        entry = Entry(seq=next(self._seq), at=iso(utcnow()), kind=kind, seller_id=seller_id, source=source,
-                      ref=ref, **fields)
+        entry = Entry(
+            seq=next(self._seq), at=iso(utcnow()), kind=kind, seller_id=seller_id, source=source, ref=ref, **fields
+        )
         self._entries.append(entry)
         return entry
 
     def query(
-        self, *, seller_id: str | None = None, sku: str | None = None, kind: str | None = None,
+        self,
+        *,
+        seller_id: str | None = None,
+        sku: str | None = None,
+        kind: str | None = None,
         order_id: str | None = None,
     ) -> list[Entry]:
         return [
-            e for e in self._entries
+            e
+            for e in self._entries
             if (seller_id is None or e.seller_id == seller_id)
             and (sku is None or e.sku == sku)
             and (kind is None or e.kind == kind)

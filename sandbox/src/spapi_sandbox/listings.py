@@ -18,8 +18,13 @@ from spapi_sandbox.state import Listing, iso, utcnow
 from spapi_sandbox.world import Call, Reply, World
 
 FA = "fulfillment_availability"
-_FA_FIELDS = {"fulfillment_channel_code", "quantity", "lead_time_to_ship_max_days", "restock_date",
-              "is_inventory_available"}
+_FA_FIELDS = {
+    "fulfillment_channel_code",
+    "quantity",
+    "lead_time_to_ship_max_days",
+    "restock_date",
+    "is_inventory_available",
+}
 MAX_LEAD_TIME = 30  # PRODUCT/US product type fixture: lead_time_to_ship_max_days 1..30
 
 # Issue codes are the sandbox's own; Amazon's numeric codes are not published as a list.
@@ -38,8 +43,12 @@ class Issue:
     attribute: str | None = None
 
     def for_api(self) -> dict[str, Any]:
-        issue: dict[str, Any] = {"code": self.code, "message": self.message, "severity": self.severity,
-                                 "categories": ["INVALID_ATTRIBUTE"] if self.attribute else []}
+        issue: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "severity": self.severity,
+            "categories": ["INVALID_ATTRIBUTE"] if self.attribute else [],
+        }
         if self.attribute:
             issue["attributeNames"] = [self.attribute]
         return issue
@@ -85,9 +94,14 @@ def _set_availability(listing: Listing, entry: dict[str, Any] | None, *, merge: 
         return issues
     channel = "MFN" if entry["fulfillment_channel_code"] == "DEFAULT" else "AFN"
     if channel != listing.fulfillment:
-        issues.append(Issue(CODE_CHANNEL_CHANGED,
-                            f"The fulfillment channel of this offer changed from {listing.fulfillment} to {channel}.",
-                            "WARNING", FA))
+        issues.append(
+            Issue(
+                CODE_CHANNEL_CHANGED,
+                f"The fulfillment channel of this offer changed from {listing.fulfillment} to {channel}.",
+                "WARNING",
+                FA,
+            )
+        )
         listing.fulfillment = channel
         merge = False
     extra = {k: v for k, v in entry.items() if k in ("restock_date", "is_inventory_available")}
@@ -106,8 +120,9 @@ def _set_availability(listing: Listing, entry: dict[str, Any] | None, *, merge: 
 
 def _clone(listing: Listing) -> Listing:
     # Patches replace attribute values wholesale, so copying the two dicts isolates the draft.
-    return dataclasses.replace(listing, availability_extra=dict(listing.availability_extra),
-                               attributes=dict(listing.attributes))
+    return dataclasses.replace(
+        listing, availability_extra=dict(listing.availability_extra), attributes=dict(listing.attributes)
+    )
 
 
 def _apply_patch(listing: Listing, patch: dict[str, Any]) -> list[Issue]:
@@ -136,8 +151,9 @@ def _apply_patch(listing: Listing, patch: dict[str, Any]) -> list[Issue]:
     return []
 
 
-def _record(world: World, before: Listing | None, after: Listing, sent: dict[str, Any] | None,
-            *, source: str, ref: str) -> None:
+def _record(
+    world: World, before: Listing | None, after: Listing, sent: dict[str, Any] | None, *, source: str, ref: str
+) -> None:
     """Ledger what Amazon accepted: every quantity and handling time it was sent or lost."""
     base = {"seller_id": after.seller_id, "source": source, "ref": ref, "sku": after.sku}
     if before is not None and before.fulfillment != after.fulfillment:
@@ -161,8 +177,9 @@ def _sent_availability(patches: list[dict[str, Any]]) -> dict[str, Any]:
     return sent
 
 
-def patch_listing(world: World, seller_id: str, sku: str, patches: list[dict[str, Any]], *,
-                  source: str, ref: str, commit: bool = True) -> Outcome:
+def patch_listing(
+    world: World, seller_id: str, sku: str, patches: list[dict[str, Any]], *, source: str, ref: str, commit: bool = True
+) -> Outcome:
     current = world.state.listing(seller_id, sku)
     if current is None:
         return Outcome(False, [Issue(CODE_UNKNOWN_SKU, f"The SKU '{sku}' does not exist for this seller.")])
@@ -176,9 +193,19 @@ def patch_listing(world: World, seller_id: str, sku: str, patches: list[dict[str
     return Outcome(accepted, issues)
 
 
-def put_listing(world: World, seller_id: str, sku: str, product_type: str, attributes: dict[str, Any], *,
-                marketplace_id: str, source: str, ref: str, partial: bool = False,
-                commit: bool = True) -> Outcome:
+def put_listing(
+    world: World,
+    seller_id: str,
+    sku: str,
+    product_type: str,
+    attributes: dict[str, Any],
+    *,
+    marketplace_id: str,
+    source: str,
+    ref: str,
+    partial: bool = False,
+    commit: bool = True,
+) -> Outcome:
     """UPDATE (full replace, creates the SKU) or PARTIAL_UPDATE (replaces the given attributes)."""
     current = world.state.listing(seller_id, sku)
     if partial and current is None:
@@ -189,8 +216,15 @@ def put_listing(world: World, seller_id: str, sku: str, product_type: str, attri
             draft.attributes = {}
             _set_availability(draft, None, merge=False)
     else:
-        draft = Listing(seller_id=seller_id, sku=sku, asin=world.state.ids.asin(), marketplace_id=marketplace_id,
-                        fulfillment="MFN", quantity=None, handling_time=None)
+        draft = Listing(
+            seller_id=seller_id,
+            sku=sku,
+            asin=world.state.ids.asin(),
+            marketplace_id=marketplace_id,
+            fulfillment="MFN",
+            quantity=None,
+            handling_time=None,
+        )
     draft.product_type = product_type
     patches = [{"op": "replace", "path": f"/attributes/{name}", "value": value} for name, value in attributes.items()]
     issues = [issue for patch in patches for issue in _apply_patch(draft, patch)]
@@ -229,12 +263,18 @@ def render_listing(listing: Listing, included: set[str]) -> dict[str, Any]:
     marketplace = listing.marketplace_id
     if "summaries" in included:
         buyable = listing.fulfillment == "AFN" or (listing.quantity or 0) > 0
-        out["summaries"] = [{
-            "marketplaceId": marketplace, "asin": listing.asin, "productType": listing.product_type,
-            "conditionType": "new_new", "status": ["BUYABLE", "DISCOVERABLE"] if buyable else ["DISCOVERABLE"],
-            "itemName": listing.item_name or f"Sandbox product {listing.sku}",
-            "createdDate": iso(listing.created), "lastUpdatedDate": iso(listing.updated),
-        }]
+        out["summaries"] = [
+            {
+                "marketplaceId": marketplace,
+                "asin": listing.asin,
+                "productType": listing.product_type,
+                "conditionType": "new_new",
+                "status": ["BUYABLE", "DISCOVERABLE"] if buyable else ["DISCOVERABLE"],
+                "itemName": listing.item_name or f"Sandbox product {listing.sku}",
+                "createdDate": iso(listing.created),
+                "lastUpdatedDate": iso(listing.updated),
+            }
+        ]
     if "attributes" in included:
         attributes = copy.deepcopy(listing.attributes)
         availability = listing.availability_attribute()
@@ -280,8 +320,9 @@ async def patch_listings_item(world: World, call: Call) -> Reply:
     _authorize(world, call)
     preview = call.params.get("mode") == "VALIDATION_PREVIEW"
     sku = call.params["sku"]
-    outcome = patch_listing(world, call.seller_id, sku, call.body["patches"], source="patchListingsItem",
-                            ref=sku, commit=not preview)
+    outcome = patch_listing(
+        world, call.seller_id, sku, call.body["patches"], source="patchListingsItem", ref=sku, commit=not preview
+    )
     return Reply(200, _submission(call, outcome, world.state.listing(call.seller_id, sku), preview))
 
 
@@ -289,7 +330,15 @@ async def put_listings_item(world: World, call: Call) -> Reply:
     _authorize(world, call)
     preview = call.params.get("mode") == "VALIDATION_PREVIEW"
     sku = call.params["sku"]
-    outcome = put_listing(world, call.seller_id, sku, call.body["productType"], call.body["attributes"],
-                          marketplace_id=call.params["marketplaceIds"][0], source="putListingsItem", ref=sku,
-                          commit=not preview)
+    outcome = put_listing(
+        world,
+        call.seller_id,
+        sku,
+        call.body["productType"],
+        call.body["attributes"],
+        marketplace_id=call.params["marketplaceIds"][0],
+        source="putListingsItem",
+        ref=sku,
+        commit=not preview,
+    )
     return Reply(200, _submission(call, outcome, world.state.listing(call.seller_id, sku), preview))

@@ -104,16 +104,22 @@ class Tokens:
         raise OAuthError(400, "unsupported_grant_type", "The authorization grant type is not supported")
 
     def _answer(self, access: str, refresh: str) -> dict[str, Any]:
-        return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-                "expires_in": self.ttl_seconds}
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": self.ttl_seconds,
+        }
 
     def _check_client(self, form: Mapping[str, str]) -> None:
         if not form.get("client_id") or not form.get("client_secret"):
             raise OAuthError(400, "invalid_request", "The request is missing a required parameter : client_id")
         if self._client is not None:
             expected_id, expected_secret = self._client
-            if not (secrets.compare_digest(form["client_id"], expected_id or "")
-                    and secrets.compare_digest(form["client_secret"], expected_secret or "")):
+            if not (
+                secrets.compare_digest(form["client_id"], expected_id or "")
+                and secrets.compare_digest(form["client_secret"], expected_secret or "")
+            ):
                 raise OAuthError(401, "invalid_client", "Client authentication failed")
 
     # --- checking ------------------------------------------------------------------------------------

@@ -80,9 +80,7 @@ class Operation:
     responses: Mapping[int, jsonschema.protocols.Validator | None]
     sandbox_examples: tuple[dict[str, Any], ...]
 
-    def parse_params(
-        self, path_params: Mapping[str, str], query: Mapping[str, list[str]]
-    ) -> dict[str, Any]:
+    def parse_params(self, path_params: Mapping[str, str], query: Mapping[str, list[str]]) -> dict[str, Any]:
         """Typed parameters, or ApiError(400, InvalidInput) naming the first bad one."""
         parsed: dict[str, Any] = {}
         for param in self.parameters:

@@ -25,8 +25,14 @@ STATUS_V2026 = {
     "Canceled": "CANCELLED",
 }
 SERVICE_LEVELS = {
-    "Standard": "STANDARD", "Expedited": "EXPEDITED", "SecondDay": "SECOND_DAY", "NextDay": "NEXT_DAY",
-    "SameDay": "SAME_DAY", "Priority": "PRIORITY", "FreeEconomy": "FREE_ECONOMY", "Scheduled": "SCHEDULED",
+    "Standard": "STANDARD",
+    "Expedited": "EXPEDITED",
+    "SecondDay": "SECOND_DAY",
+    "NextDay": "NEXT_DAY",
+    "SameDay": "SAME_DAY",
+    "Priority": "PRIORITY",
+    "FreeEconomy": "FREE_ECONOMY",
+    "Scheduled": "SCHEDULED",
 }
 # Transitions a test (or the buyer, or Amazon for AFN) may cause; MFN shipping goes through confirmShipment.
 TRANSITIONS = {
@@ -38,16 +44,70 @@ TRANSITIONS = {
     "Canceled": set(),
 }
 # amzn-base.xsd CarrierCode values as listed in design/spapi-brief.md §8.
-CARRIER_CODES = frozenset({
-    "USPS", "UPS", "UPSMI", "FedEx", "DHL", "Fastway", "GLS", "GO!", "Hermes Logistik Gruppe", "Royal Mail",
-    "Parcelforce", "City Link", "TNT", "Target", "SagawaExpress", "NipponExpress", "YamatoTransport",
-    "DHL Global Mail", "UPS Mail Innovations", "FedEx SmartPost", "OSM", "OnTrac", "Streamlite", "Newgistics",
-    "Canada Post", "Blue Package", "Chronopost", "Deutsche Post", "DPD", "La Poste", "Parcelnet",
-    "Poste Italiane", "SDA", "Smartmail", "FEDEX_JP", "JP_EXPRESS", "NITTSU", "SAGAWA", "YAMATO", "BlueDart",
-    "AFL/Fedex", "Aramex", "India Post", "Professional", "DTDC", "Overnite Express", "First Flight",
-    "Delhivery", "Lasership", "Yodel", "Other", "Amazon Shipping", "Seur", "Correos", "MRW", "Endopack",
-    "Chrono Express", "Nacex", "Otro", "Correios",
-})
+CARRIER_CODES = frozenset(
+    {
+        "USPS",
+        "UPS",
+        "UPSMI",
+        "FedEx",
+        "DHL",
+        "Fastway",
+        "GLS",
+        "GO!",
+        "Hermes Logistik Gruppe",
+        "Royal Mail",
+        "Parcelforce",
+        "City Link",
+        "TNT",
+        "Target",
+        "SagawaExpress",
+        "NipponExpress",
+        "YamatoTransport",
+        "DHL Global Mail",
+        "UPS Mail Innovations",
+        "FedEx SmartPost",
+        "OSM",
+        "OnTrac",
+        "Streamlite",
+        "Newgistics",
+        "Canada Post",
+        "Blue Package",
+        "Chronopost",
+        "Deutsche Post",
+        "DPD",
+        "La Poste",
+        "Parcelnet",
+        "Poste Italiane",
+        "SDA",
+        "Smartmail",
+        "FEDEX_JP",
+        "JP_EXPRESS",
+        "NITTSU",
+        "SAGAWA",
+        "YAMATO",
+        "BlueDart",
+        "AFL/Fedex",
+        "Aramex",
+        "India Post",
+        "Professional",
+        "DTDC",
+        "Overnite Express",
+        "First Flight",
+        "Delhivery",
+        "Lasership",
+        "Yodel",
+        "Other",
+        "Amazon Shipping",
+        "Seur",
+        "Correos",
+        "MRW",
+        "Endopack",
+        "Chrono Express",
+        "Nacex",
+        "Otro",
+        "Correios",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,15 +161,17 @@ def create_order(world: World, spec: NewOrder) -> Order:
     for new in spec.items:
         listing = state.listing(spec.seller_id, new.sku)
         channel = channel or (listing.fulfillment if listing else "MFN")
-        items.append(OrderItem(
-            order_item_id=new.order_item_id or state.ids.order_item(),
-            sku=new.sku,
-            asin=listing.asin if listing else state.ids.asin(),
-            title=(listing.item_name if listing and listing.item_name else f"Sandbox product {new.sku}"),
-            quantity=new.quantity,
-            unit_price=str(Decimal(new.price or "19.99").quantize(Decimal("0.01"))),
-            currency=currency,
-        ))
+        items.append(
+            OrderItem(
+                order_item_id=new.order_item_id or state.ids.order_item(),
+                sku=new.sku,
+                asin=listing.asin if listing else state.ids.asin(),
+                title=(listing.item_name if listing and listing.item_name else f"Sandbox product {new.sku}"),
+                quantity=new.quantity,
+                unit_price=str(Decimal(new.price or "19.99").quantize(Decimal("0.01"))),
+                currency=currency,
+            )
+        )
     if channel not in ("MFN", "AFN"):
         raise OrderRejected("fulfillment_channel must be MFN or AFN")
     now = utcnow()
@@ -124,12 +186,18 @@ def create_order(world: World, spec: NewOrder) -> Order:
         is_business=spec.is_business,
         ship_service_level=spec.ship_service_level,
         items=items,
-        buyer=spec.buyer or {"buyerName": f"Sandbox Buyer {number}",
-                             "buyerEmail": f"buyer{number}@marketplace.sandbox.invalid"},
-        address=spec.address or {"name": f"Sandbox Buyer {number}", "addressLine1": f"{number} Example Street",
-                                 "city": "Seattle", "stateOrRegion": "WA", "postalCode": "98109",
-                                 "countryCode": MARKETPLACES.get(marketplace_id, MARKETPLACES["ATVPDKIKX0DER"])
-                                 .country_code, "phone": "+1 206-555-0100"},
+        buyer=spec.buyer
+        or {"buyerName": f"Sandbox Buyer {number}", "buyerEmail": f"buyer{number}@marketplace.sandbox.invalid"},
+        address=spec.address
+        or {
+            "name": f"Sandbox Buyer {number}",
+            "addressLine1": f"{number} Example Street",
+            "city": "Seattle",
+            "stateOrRegion": "WA",
+            "postalCode": "98109",
+            "countryCode": MARKETPLACES.get(marketplace_id, MARKETPLACES["ATVPDKIKX0DER"]).country_code,
+            "phone": "+1 206-555-0100",
+        },
         created=now,
         last_updated=now,
         earliest_ship=now,
@@ -237,8 +305,14 @@ def confirm_shipment(world: World, seller_id: str, order_id: str, body: dict[str
         existing.tracking_number, existing.ship_date = package["trackingNumber"], package["shipDate"]
         existing.shipping_method = package.get("shippingMethod")
         _touch(order)
-        world.ledger.record(kind="shipment_update", seller_id=seller_id, source="confirmShipment",
-                            ref=reference, order_id=order_id, value=_ledger_value(existing))
+        world.ledger.record(
+            kind="shipment_update",
+            seller_id=seller_id,
+            source="confirmShipment",
+            ref=reference,
+            order_id=order_id,
+            value=_ledger_value(existing),
+        )
         return order
     for item_id, quantity in quantities.items():
         item = order.item(item_id)
@@ -251,21 +325,37 @@ def confirm_shipment(world: World, seller_id: str, order_id: str, body: dict[str
         item = order.item(item_id)
         assert item is not None
         item.quantity_shipped += quantity
-    created = Package(package_reference_id=reference, carrier_code=carrier, carrier_name=package.get("carrierName"),
-                      tracking_number=package["trackingNumber"], ship_date=package["shipDate"],
-                      shipping_method=package.get("shippingMethod"), items=quantities)
+    created = Package(
+        package_reference_id=reference,
+        carrier_code=carrier,
+        carrier_name=package.get("carrierName"),
+        tracking_number=package["trackingNumber"],
+        ship_date=package["shipDate"],
+        shipping_method=package.get("shippingMethod"),
+        items=quantities,
+    )
     order.packages.append(created)
     order.status = "Shipped" if all(i.quantity_left == 0 for i in order.items) else "PartiallyShipped"
     _touch(order)
-    world.ledger.record(kind="shipment", seller_id=seller_id, source="confirmShipment", ref=reference,
-                        order_id=order_id, value=_ledger_value(created))
+    world.ledger.record(
+        kind="shipment",
+        seller_id=seller_id,
+        source="confirmShipment",
+        ref=reference,
+        order_id=order_id,
+        value=_ledger_value(created),
+    )
     _announce(world, order, "OrderStatusChange", f"Order {order.status}")
     return order
 
 
 def _ledger_value(package: Package) -> dict[str, Any]:
-    return {"carrierCode": package.carrier_code, "trackingNumber": package.tracking_number,
-            "shipDate": package.ship_date, "items": dict(package.items)}
+    return {
+        "carrierCode": package.carrier_code,
+        "trackingNumber": package.tracking_number,
+        "shipDate": package.ship_date,
+        "items": dict(package.items),
+    }
 
 
 async def confirm_shipment_handler(world: World, call: Call) -> Reply:
@@ -289,25 +379,35 @@ def render(order: Order, included: set[str]) -> dict[str, Any]:
         rendered: dict[str, Any] = {
             "orderItemId": item.order_item_id,
             "quantityOrdered": item.quantity,
-            "product": {"asin": item.asin, "title": item.title, "sellerSku": item.sku,
-                        "price": {"unitPrice": _money(Decimal(item.unit_price), currency)}},
+            "product": {
+                "asin": item.asin,
+                "title": item.title,
+                "sellerSku": item.sku,
+                "price": {"unitPrice": _money(Decimal(item.unit_price), currency)},
+            },
         }
         if "PROCEEDS" in included:
             rendered["proceeds"] = {"proceedsTotal": _money(Decimal(item.unit_price) * item.quantity, currency)}
         if "FULFILLMENT" in included:
-            rendered["fulfillment"] = {"quantityFulfilled": item.quantity_shipped,
-                                       "quantityUnfulfilled": item.quantity_left}
+            rendered["fulfillment"] = {
+                "quantityFulfilled": item.quantity_shipped,
+                "quantityUnfulfilled": item.quantity_left,
+            }
         if "CANCELLATION" in included and item.buyer_cancel_requested:
-            rendered["cancellation"] = {"cancellationRequest": {"requester": "BUYER",
-                                                                "cancelReason": item.cancel_reason or ""}}
+            rendered["cancellation"] = {
+                "cancellationRequest": {"requester": "BUYER", "cancelReason": item.cancel_reason or ""}
+            }
         items.append(rendered)
     out: dict[str, Any] = {
         "orderId": order.order_id,
         "createdTime": iso(order.created),
         "lastUpdatedTime": iso(order.last_updated),
         "programs": [p for p, on in (("PRIME", order.is_prime), ("AMAZON_BUSINESS", order.is_business)) if on],
-        "salesChannel": {"channelName": "AMAZON", "marketplaceId": order.marketplace_id,
-                         **({"marketplaceName": marketplace.name} if marketplace else {})},
+        "salesChannel": {
+            "channelName": "AMAZON",
+            "marketplaceId": order.marketplace_id,
+            **({"marketplaceName": marketplace.name} if marketplace else {}),
+        },
         "orderItems": items,
     }
     if "FULFILLMENT" in included:
@@ -316,8 +416,10 @@ def render(order: Order, included: set[str]) -> dict[str, Any]:
             "fulfilledBy": "MERCHANT" if order.fulfillment_channel == "MFN" else "AMAZON",
             "fulfillmentServiceLevel": SERVICE_LEVELS[order.ship_service_level],
             "shipByWindow": {"earliestDateTime": iso(order.earliest_ship), "latestDateTime": iso(order.latest_ship)},
-            "deliverByWindow": {"earliestDateTime": iso(order.earliest_delivery),
-                                "latestDateTime": iso(order.latest_delivery)},
+            "deliverByWindow": {
+                "earliestDateTime": iso(order.earliest_delivery),
+                "latestDateTime": iso(order.latest_delivery),
+            },
         }
     if "BUYER" in included:
         out["buyer"] = dict(order.buyer)
@@ -410,7 +512,8 @@ def _first_page(world: World, call: Call) -> dict[str, Any]:
 
     matching = sorted(
         (
-            o for o in world.state.orders.values()
+            o
+            for o in world.state.orders.values()
             if o.seller_id == call.seller_id
             and o.marketplace_id in marketplaces
             and STATUS_V2026[o.status] in statuses

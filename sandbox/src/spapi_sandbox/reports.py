@@ -12,12 +12,35 @@ from spapi_sandbox.world import Call, Reply, World
 
 SUPPORTED = frozenset({"GET_MERCHANT_LISTINGS_ALL_DATA"})
 COLUMNS = (
-    "item-name", "item-description", "listing-id", "seller-sku", "price", "quantity", "open-date", "image-url",
-    "item-is-marketplace", "product-id-type", "zshop-shipping-fee", "item-note", "item-condition",
-    "zshop-category1", "zshop-browse-path", "zshop-storefront-feature", "asin1", "asin2", "asin3",
-    "will-ship-internationally", "expedited-shipping", "zshop-boldface", "product-id",
-    "bid-for-featured-placement", "add-delete", "pending-quantity", "fulfillment-channel",
-    "merchant-shipping-group", "status",
+    "item-name",
+    "item-description",
+    "listing-id",
+    "seller-sku",
+    "price",
+    "quantity",
+    "open-date",
+    "image-url",
+    "item-is-marketplace",
+    "product-id-type",
+    "zshop-shipping-fee",
+    "item-note",
+    "item-condition",
+    "zshop-category1",
+    "zshop-browse-path",
+    "zshop-storefront-feature",
+    "asin1",
+    "asin2",
+    "asin3",
+    "will-ship-internationally",
+    "expedited-shipping",
+    "zshop-boldface",
+    "product-id",
+    "bid-for-featured-placement",
+    "add-delete",
+    "pending-quantity",
+    "fulfillment-channel",
+    "merchant-shipping-group",
+    "status",
 )
 
 
@@ -35,9 +58,15 @@ async def create_report(world: World, call: Call) -> Reply:
     unknown = [m for m in body["marketplaceIds"] if m not in seller.marketplace_ids]
     if unknown:
         raise ApiError.invalid_input(f"Invalid marketplaceIds: {', '.join(unknown)}")
-    report = Report(report_id=world.state.ids.report(), seller_id=call.seller_id, report_type=body["reportType"],
-                    marketplace_ids=list(body["marketplaceIds"]), created=utcnow(),
-                    data_start=body.get("dataStartTime"), data_end=body.get("dataEndTime"))
+    report = Report(
+        report_id=world.state.ids.report(),
+        seller_id=call.seller_id,
+        report_type=body["reportType"],
+        marketplace_ids=list(body["marketplaceIds"]),
+        created=utcnow(),
+        data_start=body.get("dataStartTime"),
+        data_end=body.get("dataEndTime"),
+    )
     world.state.reports[report.report_id] = report
     world.spawn(_process(world, report, world.epoch))
     return Reply(202, {"reportId": report.report_id})
@@ -81,16 +110,21 @@ async def _process(world: World, report: Report, epoch: int) -> None:
     if world.epoch != epoch:
         return
     text = listings_tsv(world, report.seller_id, report.marketplace_ids)
-    document = documents.store_result(world, report.seller_id, "text/tab-separated-values; charset=UTF-8",
-                                      text.encode("utf-8"))
+    document = documents.store_result(
+        world, report.seller_id, "text/tab-separated-values; charset=UTF-8", text.encode("utf-8")
+    )
     report.document_id = document.document_id
     report.status, report.ended = "DONE", utcnow()
 
 
 def render_report(report: Report) -> dict[str, Any]:
-    out: dict[str, Any] = {"reportId": report.report_id, "reportType": report.report_type,
-                           "marketplaceIds": report.marketplace_ids, "createdTime": iso(report.created),
-                           "processingStatus": report.status}
+    out: dict[str, Any] = {
+        "reportId": report.report_id,
+        "reportType": report.report_type,
+        "marketplaceIds": report.marketplace_ids,
+        "createdTime": iso(report.created),
+        "processingStatus": report.status,
+    }
     for key, value in (("dataStartTime", report.data_start), ("dataEndTime", report.data_end)):
         if value:
             out[key] = value
@@ -117,8 +151,10 @@ async def get_report_document(world: World, call: Call) -> Reply:
     document = world.state.documents.get(document_id)
     if document is None or document.seller_id != call.seller_id:
         raise ApiError.not_found(f"Report document {document_id} not found.")
-    body: dict[str, Any] = {"reportDocumentId": document.document_id,
-                            "url": documents.presigned_url(call.base_url, document.document_id, "GET")}
+    body: dict[str, Any] = {
+        "reportDocumentId": document.document_id,
+        "url": documents.presigned_url(call.base_url, document.document_id, "GET"),
+    }
     if document.compressed:
         body["compressionAlgorithm"] = "GZIP"
     return Reply(200, body)

@@ -11,11 +11,18 @@ async def get_marketplace_participations(world: World, call: Call) -> Reply:
     payload = []
     for marketplace_id in seller.marketplace_ids:
         m = MARKETPLACES[marketplace_id]
-        payload.append({
-            "marketplace": {"id": m.id, "name": m.name, "countryCode": m.country_code,
-                            "defaultCurrencyCode": m.currency, "defaultLanguageCode": m.language,
-                            "domainName": m.domain},
-            "storeName": seller.store_name,
-            "participation": {"isParticipating": True, "hasSuspendedListings": False},
-        })
+        payload.append(
+            {
+                "marketplace": {
+                    "id": m.id,
+                    "name": m.name,
+                    "countryCode": m.country_code,
+                    "defaultCurrencyCode": m.currency,
+                    "defaultLanguageCode": m.language,
+                    "domainName": m.domain,
+                },
+                "storeName": seller.store_name,
+                "participation": {"isParticipating": True, "hasSuspendedListings": False},
+            }
+        )
     return Reply(200, {"payload": payload})

@@ -5,7 +5,7 @@ import sys
 
 import asyncpg
 from messaging import Consumer, KafkaSettings, RetryPolicy, kafka_producer
-from servicekit import AdminSettings, configure_logging, create_admin_app, run_service, command_line
+from servicekit import AdminSettings, command_line, configure_logging, create_admin_app, run_service
 
 from tests.integration.messaging.conftest import decode_as_stock
 from tests.integration.messaging.effects import counting_handler
@@ -35,4 +35,8 @@ async def serve(database_url: str, bootstrap: str, topic: str, group: str, mode:
 
 if __name__ == "__main__":
     url, bootstrap, topic, group, mode = sys.argv[1:6]
-    sys.exit(command_line(group, serve=lambda: serve(url, bootstrap, topic, group, mode), migrate=asyncio.sleep, argv=["serve"]))
+    sys.exit(
+        command_line(
+            group, serve=lambda: serve(url, bootstrap, topic, group, mode), migrate=asyncio.sleep, argv=["serve"]
+        )
+    )

@@ -68,7 +68,11 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_consumer_goes_o
     assert first[dead_letter.REASON] == b"invalid-event"
     assert b"JSON" in first[dead_letter.ERROR]
     assert b"available" in second[dead_letter.ERROR]
-    assert (second[dead_letter.SOURCE_TOPIC], second[dead_letter.SOURCE_PARTITION], second[dead_letter.SOURCE_OFFSET]) == (
+    assert (
+        second[dead_letter.SOURCE_TOPIC],
+        second[dead_letter.SOURCE_PARTITION],
+        second[dead_letter.SOURCE_OFFSET],
+    ) == (
         topic.encode(),
         b"0",
         b"1",
@@ -106,7 +110,9 @@ async def test_a_failing_handler_stops_the_consumer_without_committing_and_the_e
         raise ConnectionError("database unreachable")
 
     await _send(producer, topic, stock_event(7))
-    failing = _consumer(kafka_bootstrap, service, topic, broken, producer, retry=RetryPolicy(attempts=3, first_delay=0.01))
+    failing = _consumer(
+        kafka_bootstrap, service, topic, broken, producer, retry=RetryPolicy(attempts=3, first_delay=0.01)
+    )
     with pytest.raises(ConnectionError):
         await asyncio.wait_for(failing.run(), timeout=30)
     assert calls == 3
@@ -129,8 +135,12 @@ async def test_a_rebalance_hands_partitions_over_without_redelivering_applied_ev
     events = [stock_event(n) for n in range(150)]
     for n, event in enumerate(events):
         await _send(producer, topic, event, partition=n % 3)
-    first = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30)
-    second = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30)
+    first = _consumer(
+        kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30
+    )
+    second = _consumer(
+        kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30
+    )
     tasks = [asyncio.create_task(first.run())]
     try:
         await eventually(lambda: _effects(pool))

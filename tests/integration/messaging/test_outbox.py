@@ -1,5 +1,4 @@
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,13 +39,15 @@ async def test_relay_killed_between_publish_and_mark_loses_nothing_and_the_inbox
         for event in events:
             await add(conn, event, topic=topic)
 
-    crashed = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("relay_process.py")), database_url, kafka_bootstrap],
-        capture_output=True,
-        timeout=60,
-        check=False,
+    crashed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("relay_process.py")),
+        database_url,
+        kafka_bootstrap,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert crashed.returncode == -9, crashed.stderr.decode()
+    _, stderr = await asyncio.wait_for(crashed.communicate(), timeout=60)
+    assert crashed.returncode == -9, stderr.decode()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 20
 
@@ -64,6 +65,7 @@ async def test_relay_killed_between_publish_and_mark_loses_nothing_and_the_inbox
     )
     task = asyncio.create_task(consumer.run())
     try:
+
         async def all_seen() -> bool:
             async with pool.acquire() as conn:
                 return await conn.fetchval("SELECT coalesce(sum(seen), 0) FROM effects") == 40

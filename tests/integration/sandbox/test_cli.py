@@ -22,9 +22,23 @@ def _free_port() -> int:
 def served() -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "spapi_sandbox", "--port", str(port), "--speedup", "10",
-         "--lwa-client-id", "my-client", "--lwa-client-secret", "my-secret", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "spapi_sandbox",
+            "--port",
+            str(port),
+            "--speedup",
+            "10",
+            "--lwa-client-id",
+            "my-client",
+            "--lwa-client-secret",
+            "my-secret",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:

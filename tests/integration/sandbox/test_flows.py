@@ -50,32 +50,47 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def test_consent_page_then_code_exchange(sandbox: Sandbox) -> None:
-    query = {"application_id": "amzn1.sp.solution.test", "state": "csrf-123", "version": "beta",
-             "redirect_uri": "https://connector.example/callback"}
+    query = {
+        "application_id": "amzn1.sp.solution.test",
+        "state": "csrf-123",
+        "version": "beta",
+        "redirect_uri": "https://connector.example/callback",
+    }
     page = sandbox.client.get("/apps/authorize/consent", params=query)
     assert page.status_code == 200
     assert "<form" in page.text and "Approve" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
-    approved = sandbox.client.post("/apps/authorize/consent", data={**query, "decision": "approve",
-                                                                     "selling_partner_id": sandbox.seller_id})
+    approved = sandbox.client.post(
+        "/apps/authorize/consent", data={**query, "decision": "approve", "selling_partner_id": sandbox.seller_id}
+    )
     assert approved.status_code == 302
     location = urlsplit(approved.headers["location"])
     returned = {k: v[0] for k, v in parse_qs(location.query).items()}
     assert f"{location.scheme}://{location.netloc}{location.path}" == query["redirect_uri"]
     assert returned["state"] == "csrf-123" and returned["selling_partner_id"] == sandbox.seller_id
-    tokens = sandbox.client.post("/auth/o2/token", data={
-        "grant_type": "authorization_code", "code": returned["spapi_oauth_code"],
-        "redirect_uri": query["redirect_uri"], **CLIENT}).json()
-    access = sandbox.client.post("/auth/o2/token", data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], **CLIENT}).json()["access_token"]
-    participations = sandbox.client.get("/sellers/v1/marketplaceParticipations",
-                                        headers={"x-amz-access-token": access})
+    tokens = sandbox.client.post(
+        "/auth/o2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": returned["spapi_oauth_code"],
+            "redirect_uri": query["redirect_uri"],
+            **CLIENT,
+        },
+    ).json()
+    access = sandbox.client.post(
+        "/auth/o2/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], **CLIENT}
+    ).json()["access_token"]
+    participations = sandbox.client.get("/sellers/v1/marketplaceParticipations", headers={"x-amz-access-token": access})
     assert participations.json()["payload"][0]["marketplace"]["id"] == "ATVPDKIKX0DER"
 
 
 def test_auto_approve_redirects_at_once_and_bad_redirects_are_refused(sandbox: Sandbox) -> None:
-    query = {"application_id": "amzn1.sp.solution.test", "state": "s", "redirect_uri": "http://localhost:9/cb?x=1",
-             "auto_approve": "true"}
+    query = {
+        "application_id": "amzn1.sp.solution.test",
+        "state": "s",
+        "redirect_uri": "http://localhost:9/cb?x=1",
+        "auto_approve": "true",
+    }
     answer = sandbox.client.get("/apps/authorize/consent", params=query)
     assert answer.status_code == 302
     assert answer.headers["location"].startswith("http://localhost:9/cb?x=1&state=s&selling_partner_id=")
@@ -93,22 +108,33 @@ def test_order_lifecycle_with_notifications(sandbox: Sandbox, receiver: tuple[st
     assert sandbox.listing("SKU-A")["quantity"] == 8
 
     def search() -> list[dict[str, Any]]:
-        response = sandbox.client.get("/orders/2026-01-01/orders", headers=headers, params={
-            "lastUpdatedAfter": "2020-01-01T00:00:00Z", "includedData": "FULFILLMENT"})
+        response = sandbox.client.get(
+            "/orders/2026-01-01/orders",
+            headers=headers,
+            params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "includedData": "FULFILLMENT"},
+        )
         assert response.status_code == 200, response.text
         return [o for o in response.json()["orders"] if o["orderId"] == order_id]
 
     # searchOrders allows a burst of 20, and orders show only after the visibility lag: poll gently.
     found = eventually(search, interval=0.3)
     assert found[0]["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
-    confirm = {"marketplaceId": "ATVPDKIKX0DER", "packageDetail": {
-        "packageReferenceId": "1", "carrierCode": "UPS", "trackingNumber": "1Z999AA10123456784",
-        "shipDate": "2026-08-06T15:04:05Z", "orderItems": [{"orderItemId": item_id, "quantity": 2}]}}
+    confirm = {
+        "marketplaceId": "ATVPDKIKX0DER",
+        "packageDetail": {
+            "packageReferenceId": "1",
+            "carrierCode": "UPS",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipDate": "2026-08-06T15:04:05Z",
+            "orderItems": [{"orderItemId": item_id, "quantity": 2}],
+        },
+    }
     shipped = sandbox.client.post(f"/orders/v0/orders/{order_id}/shipmentConfirmation", headers=headers, json=confirm)
     assert shipped.status_code == 204
     assert shipped.headers["x-amzn-RateLimit-Limit"] == "200"
-    got = sandbox.client.get(f"/orders/2026-01-01/orders/{order_id}", headers=headers,
-                             params={"includedData": "PACKAGES,FULFILLMENT"}).json()["order"]
+    got = sandbox.client.get(
+        f"/orders/2026-01-01/orders/{order_id}", headers=headers, params={"includedData": "PACKAGES,FULFILLMENT"}
+    ).json()["order"]
     assert got["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
     assert got["packages"][0]["trackingNumber"] == "1Z999AA10123456784"
     eventually(lambda: len(received) == 2)
@@ -118,15 +144,25 @@ def test_order_lifecycle_with_notifications(sandbox: Sandbox, receiver: tuple[st
 
 
 def _submit_feed(sandbox: Sandbox, headers: dict[str, str], document: dict[str, Any], *, gzip_it: bool = False) -> str:
-    created = sandbox.client.post("/feeds/2021-06-30/documents", headers=headers,
-                                  json={"contentType": "application/json; charset=UTF-8"}).json()
+    created = sandbox.client.post(
+        "/feeds/2021-06-30/documents", headers=headers, json={"contentType": "application/json; charset=UTF-8"}
+    ).json()
     data = json.dumps(document).encode()
-    upload = httpx.put(created["url"], content=gzip.compress(data) if gzip_it else data,
-                       headers={"content-type": "application/json; charset=UTF-8"})
+    upload = httpx.put(
+        created["url"],
+        content=gzip.compress(data) if gzip_it else data,
+        headers={"content-type": "application/json; charset=UTF-8"},
+    )
     assert upload.status_code == 200
-    feed = sandbox.client.post("/feeds/2021-06-30/feeds", headers=headers, json={
-        "feedType": "JSON_LISTINGS_FEED", "marketplaceIds": ["ATVPDKIKX0DER"],
-        "inputFeedDocumentId": created["feedDocumentId"]})
+    feed = sandbox.client.post(
+        "/feeds/2021-06-30/feeds",
+        headers=headers,
+        json={
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": ["ATVPDKIKX0DER"],
+            "inputFeedDocumentId": created["feedDocumentId"],
+        },
+    )
     assert feed.status_code == 202, feed.text
     return str(feed.json()["feedId"])
 
@@ -143,14 +179,37 @@ def _finished(sandbox: Sandbox, headers: dict[str, str], feed_id: str) -> dict[s
 def test_feed_pipeline_and_exactly_once_ledger(sandbox: Sandbox) -> None:
     sandbox.create_listing("SKU-1", quantity=1, handling_time=3)
     headers = sandbox.headers()
-    document = {"header": {"sellerId": sandbox.seller_id, "version": "2.0"}, "messages": [
-        {"messageId": 1, "sku": "SKU-1", "operationType": "PATCH", "productType": "PRODUCT", "patches": [
-            {"op": "merge", "path": "/attributes/fulfillment_availability",
-             "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]},
-        {"messageId": 2, "sku": "SKU-UNKNOWN", "operationType": "PATCH", "productType": "PRODUCT", "patches": [
-            {"op": "merge", "path": "/attributes/fulfillment_availability",
-             "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]},
-    ]}
+    document = {
+        "header": {"sellerId": sandbox.seller_id, "version": "2.0"},
+        "messages": [
+            {
+                "messageId": 1,
+                "sku": "SKU-1",
+                "operationType": "PATCH",
+                "productType": "PRODUCT",
+                "patches": [
+                    {
+                        "op": "merge",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}],
+                    }
+                ],
+            },
+            {
+                "messageId": 2,
+                "sku": "SKU-UNKNOWN",
+                "operationType": "PATCH",
+                "productType": "PRODUCT",
+                "patches": [
+                    {
+                        "op": "merge",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}],
+                    }
+                ],
+            },
+        ],
+    }
     feed = _finished(sandbox, headers, _submit_feed(sandbox, headers, document, gzip_it=True))
     assert feed["processingStatus"] == "DONE"
     result = sandbox.client.get(f"/feeds/2021-06-30/documents/{feed['resultFeedDocumentId']}", headers=headers).json()
@@ -170,8 +229,11 @@ def test_merchant_listings_report(sandbox: Sandbox) -> None:
     sandbox.create_listing("SKU-R1", quantity=4)
     sandbox.create_listing("SKU-R2", quantity=None, fulfillment="AFN")
     headers = sandbox.headers()
-    created = sandbox.client.post("/reports/2021-06-30/reports", headers=headers, json={
-        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": ["ATVPDKIKX0DER"]})
+    created = sandbox.client.post(
+        "/reports/2021-06-30/reports",
+        headers=headers,
+        json={"reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": ["ATVPDKIKX0DER"]},
+    )
     assert created.status_code == 202
 
     def done() -> dict[str, Any] | None:
@@ -179,12 +241,12 @@ def test_merchant_listings_report(sandbox: Sandbox) -> None:
         return report.json() if report.json()["processingStatus"] == "DONE" else None
 
     report = eventually(done)
-    document = sandbox.client.get(f"/reports/2021-06-30/documents/{report['reportDocumentId']}",
-                                  headers=headers).json()
+    document = sandbox.client.get(f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=headers).json()
     raw = httpx.get(document["url"]).content
     text = (gzip.decompress(raw) if document.get("compressionAlgorithm") == "GZIP" else raw).decode()
-    rows = [dict(zip(text.splitlines()[0].split("\t"), line.split("\t"), strict=True))
-            for line in text.splitlines()[1:]]
+    rows = [
+        dict(zip(text.splitlines()[0].split("\t"), line.split("\t"), strict=True)) for line in text.splitlines()[1:]
+    ]
     by_sku = {row["seller-sku"]: row for row in rows}
     assert by_sku["SKU-R1"]["quantity"] == "4" and by_sku["SKU-R1"]["fulfillment-channel"] == "DEFAULT"
     assert by_sku["SKU-R2"]["fulfillment-channel"] == "AMAZON_NA"
@@ -200,8 +262,9 @@ def test_expired_and_revoked_tokens(sandbox: Sandbox) -> None:
     assert sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=fresh).status_code == 200
     sandbox.fault(token="revoked")
     assert sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=fresh).status_code == 403
-    refused = sandbox.client.post("/auth/o2/token", data={"grant_type": "refresh_token",
-                                                          "refresh_token": sandbox.refresh_token, **CLIENT})
+    refused = sandbox.client.post(
+        "/auth/o2/token", data={"grant_type": "refresh_token", "refresh_token": sandbox.refresh_token, **CLIENT}
+    )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     sandbox.reset()
     assert sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=sandbox.headers()).status_code == 200
@@ -213,8 +276,9 @@ def test_latency_and_throttling_are_visible(sandbox: Sandbox) -> None:
     started = time.monotonic()
     assert sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=headers).status_code == 200
     assert time.monotonic() - started >= 0.2
-    statuses = [sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=headers).status_code
-                for _ in range(20)]
+    statuses = [
+        sandbox.client.get("/sellers/v1/marketplaceParticipations", headers=headers).status_code for _ in range(20)
+    ]
     assert 429 in statuses
     logged = sandbox.requests(operation="getMarketplaceParticipations", status=429)
     assert len(logged) == statuses.count(429)

@@ -22,16 +22,28 @@ MODELS = load_models(find_models_dir())
 SELLER = "A1SANDBOXSELLER"
 MARKETPLACES = ["ATVPDKIKX0DER", "A1VC38T7YXB528", "A1F83G8C2ARO7P", "A2Q3Y263D00KWC", "A1PA6795UKMFR9"]
 EXAMPLE_ORDERS = {
-    "171-9876543-2109876": "ATVPDKIKX0DER", "028-1234567-8901234": "ATVPDKIKX0DER",
-    "114-9876543-1234567": "ATVPDKIKX0DER", "902-1106328-1059050": "ATVPDKIKX0DER",
+    "171-9876543-2109876": "ATVPDKIKX0DER",
+    "028-1234567-8901234": "ATVPDKIKX0DER",
+    "114-9876543-1234567": "ATVPDKIKX0DER",
+    "902-1106328-1059050": "ATVPDKIKX0DER",
 }
 EXAMPLE_SKUS = ["GM-ZDPI-9B4E", "VALIDATION_VALID", "VALIDATION_INVALID"]
 DEFAULT_BODIES = {
-    "patchListingsItem": {"productType": "PRODUCT", "patches": [
-        {"op": "merge", "path": "/attributes/fulfillment_availability",
-         "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}]},
-    "putListingsItem": {"productType": "PRODUCT", "requirements": "LISTING_OFFER_ONLY", "attributes": {
-        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}},
+    "patchListingsItem": {
+        "productType": "PRODUCT",
+        "patches": [
+            {
+                "op": "merge",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}],
+            }
+        ],
+    },
+    "putListingsItem": {
+        "productType": "PRODUCT",
+        "requirements": "LISTING_OFFER_ONLY",
+        "attributes": {"fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]},
+    },
 }
 # (operationId, example status, index among that status's examples) -> (our status, why)
 DEVIATIONS: dict[tuple[str, int, int], tuple[int, str]] = {
@@ -68,8 +80,11 @@ def _arrange(sandbox: Sandbox) -> None:
     for sku in EXAMPLE_SKUS:
         sandbox.create_listing(sku, quantity=5)
     for order_id, marketplace in EXAMPLE_ORDERS.items():
-        sandbox.create_order([{"sku": "GM-ZDPI-9B4E", "quantity": 1, "order_item_id": "79039765272157"}],
-                             amazon_order_id=order_id, marketplace_id=marketplace)
+        sandbox.create_order(
+            [{"sku": "GM-ZDPI-9B4E", "quantity": 1, "order_item_id": "79039765272157"}],
+            amazon_order_id=order_id,
+            marketplace_id=marketplace,
+        )
 
 
 def _request(operation_id: str, example: dict[str, Any]) -> tuple[str, str, dict[str, str], Any]:
@@ -100,16 +115,30 @@ def test_model_example_is_answered_as_amazon_would(
     headers = sandbox.headers()
     if body is not None:
         headers["content-type"] = "application/json"
-    response = sandbox.client.request(method, path, params=query, headers=headers,
-                                      content=None if body is None else json.dumps(body))
+    response = sandbox.client.request(
+        method, path, params=query, headers=headers, content=None if body is None else json.dumps(body)
+    )
     expected, _why = DEVIATIONS.get(key, (example["status"], "same as Amazon's example"))
     assert response.status_code == expected, response.text
 
 
 def test_every_served_operation_with_examples_is_replayed() -> None:
     replayed = {case.values[0] for case in _cases()}
-    assert replayed == {"searchOrders", "getOrder", "confirmShipment", "createFeedDocument", "createFeed",
-                        "getFeed", "getFeedDocument", "cancelFeed", "getListingsItem", "patchListingsItem",
-                        "putListingsItem", "getMarketplaceParticipations", "createReport", "getReport",
-                        "getReportDocument"}
+    assert replayed == {
+        "searchOrders",
+        "getOrder",
+        "confirmShipment",
+        "createFeedDocument",
+        "createFeed",
+        "getFeed",
+        "getFeedDocument",
+        "cancelFeed",
+        "getListingsItem",
+        "patchListingsItem",
+        "putListingsItem",
+        "getMarketplaceParticipations",
+        "createReport",
+        "getReport",
+        "getReportDocument",
+    }
     assert set(DEVIATIONS) <= {case.values[2] for case in _cases()}

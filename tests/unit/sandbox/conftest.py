@@ -26,8 +26,13 @@ def world(models: Models) -> World:
 
 @pytest.fixture
 def app_config() -> SandboxConfig:
-    return SandboxConfig(seed=7, feed_queue_seconds=0.01, feed_processing_seconds=0.01,
-                         report_processing_seconds=0.02, order_visibility_lag_seconds=0)
+    return SandboxConfig(
+        seed=7,
+        feed_queue_seconds=0.01,
+        feed_processing_seconds=0.01,
+        report_processing_seconds=0.02,
+        order_visibility_lag_seconds=0,
+    )
 
 
 @pytest_asyncio.fixture
@@ -36,9 +41,15 @@ async def api(models: Models, app_config: SandboxConfig) -> AsyncIterator[httpx.
     app = create_app(app_config, models=models)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
-        token = await client.post("/auth/o2/token", data={"grant_type": "refresh_token",
-                                                          "refresh_token": DEFAULT_REFRESH_TOKEN,
-                                                          "client_id": "id", "client_secret": "secret"})
+        token = await client.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": DEFAULT_REFRESH_TOKEN,
+                "client_id": "id",
+                "client_secret": "secret",
+            },
+        )
         client.headers["x-amz-access-token"] = token.json()["access_token"]
         client.world = app.state.world  # type: ignore[attr-defined]
         yield client

@@ -15,8 +15,15 @@ PATH = "/attributes/fulfillment_availability"
 
 @pytest.fixture
 def listing(world: World) -> Listing:
-    listing = Listing(seller_id=SELLER, sku="SKU-1", asin="B000000001", marketplace_id="ATVPDKIKX0DER",
-                      fulfillment="MFN", quantity=10, handling_time=3)
+    listing = Listing(
+        seller_id=SELLER,
+        sku="SKU-1",
+        asin="B000000001",
+        marketplace_id="ATVPDKIKX0DER",
+        fulfillment="MFN",
+        quantity=10,
+        handling_time=3,
+    )
     world.state.listings[(SELLER, "SKU-1")] = listing
     return listing
 
@@ -49,14 +56,17 @@ def test_merge_needs_the_channel_selector(world: World, listing: Listing) -> Non
     assert world.ledger.query() == []
 
 
-@pytest.mark.parametrize("entry", [
-    {"fulfillment_channel_code": "DEFAULT", "quantity": -1},
-    {"fulfillment_channel_code": "DEFAULT", "quantity": "7"},
-    {"fulfillment_channel_code": "DEFAULT", "lead_time_to_ship_max_days": 0},
-    {"fulfillment_channel_code": "DEFAULT", "lead_time_to_ship_max_days": 31},
-    {"fulfillment_channel_code": "WAREHOUSE_9", "quantity": 1},
-    {"fulfillment_channel_code": "DEFAULT", "qty": 1},
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"fulfillment_channel_code": "DEFAULT", "quantity": -1},
+        {"fulfillment_channel_code": "DEFAULT", "quantity": "7"},
+        {"fulfillment_channel_code": "DEFAULT", "lead_time_to_ship_max_days": 0},
+        {"fulfillment_channel_code": "DEFAULT", "lead_time_to_ship_max_days": 31},
+        {"fulfillment_channel_code": "WAREHOUSE_9", "quantity": 1},
+        {"fulfillment_channel_code": "DEFAULT", "qty": 1},
+    ],
+)
 def test_invalid_values_are_refused_with_an_issue(world: World, listing: Listing, entry: dict[str, Any]) -> None:
     outcome = _patch(world, "replace", entry)
     assert not outcome.accepted
@@ -97,8 +107,15 @@ def test_same_quantity_twice_is_seen_twice(world: World, listing: Listing) -> No
 
 
 def test_preview_changes_nothing(world: World, listing: Listing) -> None:
-    outcome = patch_listing(world, SELLER, "SKU-1", [{"op": "merge", "path": PATH, "value": [
-        {"fulfillment_channel_code": "DEFAULT", "quantity": 1}]}], source="test", ref="r", commit=False)
+    outcome = patch_listing(
+        world,
+        SELLER,
+        "SKU-1",
+        [{"op": "merge", "path": PATH, "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}]}],
+        source="test",
+        ref="r",
+        commit=False,
+    )
     assert outcome.accepted
     assert world.state.listing(SELLER, "SKU-1").quantity == 10
     assert world.ledger.query() == []
@@ -108,8 +125,16 @@ async def test_patch_and_get_over_the_api(api: Any) -> None:
     await api.post("/_sandbox/listings", json={"sku": "SKU/1", "quantity": 2, "handling_time": 4})
     path = f"/listings/2021-08-01/items/{SELLER}/SKU%2F1"
     params = {"marketplaceIds": "ATVPDKIKX0DER"}
-    patched = await api.patch(path, params=params, json={"productType": "PRODUCT", "patches": [
-        {"op": "merge", "path": PATH, "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 9}]}]})
+    patched = await api.patch(
+        path,
+        params=params,
+        json={
+            "productType": "PRODUCT",
+            "patches": [
+                {"op": "merge", "path": PATH, "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 9}]}
+            ],
+        },
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["status"] == "ACCEPTED"
     assert patched.headers["x-amzn-RateLimit-Limit"] == "5"

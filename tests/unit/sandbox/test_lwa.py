@@ -29,8 +29,9 @@ def test_redirect_uri_must_match_the_consent() -> None:
     tokens = Tokens(3600, None, None)
     code = tokens.issue_code(DEFAULT_SELLER_ID, "https://app.example/cb")
     with pytest.raises(OAuthError):
-        tokens.grant({"grant_type": "authorization_code", "code": code, "redirect_uri": "https://evil/cb", **CLIENT},
-                     SELLERS)
+        tokens.grant(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": "https://evil/cb", **CLIENT}, SELLERS
+        )
 
 
 def test_configured_client_credentials_are_enforced() -> None:
@@ -44,15 +45,17 @@ def test_configured_client_credentials_are_enforced() -> None:
 
 def test_expired_and_revoked_tokens_are_refused_like_amazon() -> None:
     tokens = Tokens(3600, None, None)
-    access = tokens.grant({"grant_type": "refresh_token", "refresh_token": DEFAULT_REFRESH_TOKEN, **CLIENT},
-                          SELLERS)["access_token"]
+    access = tokens.grant({"grant_type": "refresh_token", "refresh_token": DEFAULT_REFRESH_TOKEN, **CLIENT}, SELLERS)[
+        "access_token"
+    ]
     tokens.expire_all()
     with pytest.raises(ApiError) as expired:
         tokens.seller_for(access)
     assert expired.value.status == 403
     assert expired.value.body()["errors"][0]["details"] == "The access token you provided has expired."
-    fresh = tokens.grant({"grant_type": "refresh_token", "refresh_token": DEFAULT_REFRESH_TOKEN, **CLIENT},
-                         SELLERS)["access_token"]
+    fresh = tokens.grant({"grant_type": "refresh_token", "refresh_token": DEFAULT_REFRESH_TOKEN, **CLIENT}, SELLERS)[
+        "access_token"
+    ]
     assert tokens.seller_for(fresh) == DEFAULT_SELLER_ID
     tokens.revoke(DEFAULT_SELLER_ID)
     with pytest.raises(ApiError, match="Unauthorized"):
@@ -63,8 +66,9 @@ def test_expired_and_revoked_tokens_are_refused_like_amazon() -> None:
 
 def test_grantless_tokens_cannot_act_for_a_seller() -> None:
     tokens = Tokens(3600, None, None)
-    answer = tokens.grant({"grant_type": "client_credentials", "scope": "sellingpartnerapi::notifications",
-                           **CLIENT}, SELLERS)
+    answer = tokens.grant(
+        {"grant_type": "client_credentials", "scope": "sellingpartnerapi::notifications", **CLIENT}, SELLERS
+    )
     with pytest.raises(ApiError):
         tokens.seller_for(answer["access_token"])
 

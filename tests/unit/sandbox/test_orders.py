@@ -18,16 +18,28 @@ SELLER = "A1SANDBOXSELLER"
 @pytest.fixture
 def order(world: World) -> Order:
     world.state.listings[(SELLER, "SKU-1")] = Listing(
-        seller_id=SELLER, sku="SKU-1", asin="B000000001", marketplace_id="ATVPDKIKX0DER", fulfillment="MFN",
-        quantity=10, handling_time=2)
-    return create_order(world, NewOrder(seller_id=SELLER, items=[NewItem(sku="SKU-1", quantity=3),
-                                                                 NewItem(sku="SKU-2", quantity=1)]))
+        seller_id=SELLER,
+        sku="SKU-1",
+        asin="B000000001",
+        marketplace_id="ATVPDKIKX0DER",
+        fulfillment="MFN",
+        quantity=10,
+        handling_time=2,
+    )
+    return create_order(
+        world, NewOrder(seller_id=SELLER, items=[NewItem(sku="SKU-1", quantity=3), NewItem(sku="SKU-2", quantity=1)])
+    )
 
 
 def _body(order: Order, quantity: int = 1, *, item: int = 0, reference: str = "1", **package: Any) -> dict[str, Any]:
-    detail = {"packageReferenceId": reference, "carrierCode": "UPS", "trackingNumber": "1Z999",
-              "shipDate": "2026-08-06T15:04:05Z",
-              "orderItems": [{"orderItemId": order.items[item].order_item_id, "quantity": quantity}], **package}
+    detail = {
+        "packageReferenceId": reference,
+        "carrierCode": "UPS",
+        "trackingNumber": "1Z999",
+        "shipDate": "2026-08-06T15:04:05Z",
+        "orderItems": [{"orderItemId": order.items[item].order_item_id, "quantity": quantity}],
+        **package,
+    }
     return {"marketplaceId": "ATVPDKIKX0DER", "packageDetail": detail}
 
 
@@ -84,12 +96,15 @@ def test_quantity_beyond_what_is_left_is_refused(world: World, order: Order) -> 
     assert order.items[0].quantity_shipped == 2
 
 
-@pytest.mark.parametrize(("package", "reason"), [
-    ({"carrierCode": ""}, "carrierCode"),
-    ({"carrierCode": "Pigeon Express"}, "carrierCode"),
-    ({"carrierCode": "Other"}, "carrierName"),
-    ({"packageReferenceId": "A1"}, "packageReferenceId"),
-])
+@pytest.mark.parametrize(
+    ("package", "reason"),
+    [
+        ({"carrierCode": ""}, "carrierCode"),
+        ({"carrierCode": "Pigeon Express"}, "carrierCode"),
+        ({"carrierCode": "Other"}, "carrierName"),
+        ({"packageReferenceId": "A1"}, "packageReferenceId"),
+    ],
+)
 def test_carrier_and_package_rules(world: World, order: Order, package: dict[str, Any], reason: str) -> None:
     body = _body(order)
     body["packageDetail"].update(package)
@@ -134,12 +149,15 @@ async def _order(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
 async def test_search_filters_and_pages(api: httpx.AsyncClient) -> None:
     created = [await _order(api, is_prime=i == 0) for i in range(5)]
     await api.post(f"/_sandbox/orders/{created[4]['AmazonOrderId']}/transition", json={"status": "Canceled"})
-    params = {"createdAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": "2",
-              "fulfillmentStatuses": "UNSHIPPED", "includedData": "FULFILLMENT"}
+    params = {
+        "createdAfter": "2020-01-01T00:00:00Z",
+        "maxResultsPerPage": "2",
+        "fulfillmentStatuses": "UNSHIPPED",
+        "includedData": "FULFILLMENT",
+    }
     seen, token, pages = [], None, 0
     while True:
-        response = await api.get("/orders/2026-01-01/orders",
-                                 params={"paginationToken": token} if token else params)
+        response = await api.get("/orders/2026-01-01/orders", params={"paginationToken": token} if token else params)
         assert response.status_code == 200, response.text
         body = response.json()
         seen += [o["orderId"] for o in body["orders"]]
@@ -153,14 +171,17 @@ async def test_search_filters_and_pages(api: httpx.AsyncClient) -> None:
     assert "createdBefore" in body
 
 
-@pytest.mark.parametrize("params", [
-    {},
-    {"createdAfter": "2020-01-01T00:00:00Z", "lastUpdatedAfter": "2020-01-01T00:00:00Z"},
-    {"createdAfter": "2020-01-01T00:00:00Z", "lastUpdatedBefore": "2020-01-02T00:00:00Z"},
-    {"createdAfter": "2020-01-02T00:00:00Z", "createdBefore": "2020-01-01T00:00:00Z"},
-    {"createdAfter": "2020-01-01T00:00:00Z", "marketplaceIds": "A1PA6795UKMFR9"},
-    {"paginationToken": "never-issued"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"createdAfter": "2020-01-01T00:00:00Z", "lastUpdatedAfter": "2020-01-01T00:00:00Z"},
+        {"createdAfter": "2020-01-01T00:00:00Z", "lastUpdatedBefore": "2020-01-02T00:00:00Z"},
+        {"createdAfter": "2020-01-02T00:00:00Z", "createdBefore": "2020-01-01T00:00:00Z"},
+        {"createdAfter": "2020-01-01T00:00:00Z", "marketplaceIds": "A1PA6795UKMFR9"},
+        {"paginationToken": "never-issued"},
+    ],
+)
 async def test_search_rejects_what_amazon_rejects(api: httpx.AsyncClient, params: dict[str, str]) -> None:
     response = await api.get("/orders/2026-01-01/orders", params=params)
     assert response.status_code == 400
@@ -173,15 +194,25 @@ async def test_recent_changes_are_invisible_for_the_visibility_lag(models: Any) 
 
     app = create_app(SandboxConfig(order_visibility_lag_seconds=120), models=models)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as client:
-        token = (await client.post("/auth/o2/token", data={
-            "grant_type": "refresh_token", "refresh_token": "Atzr|sandbox-default-seller-refresh-token",
-            "client_id": "a", "client_secret": "b"})).json()["access_token"]
+        token = (
+            await client.post(
+                "/auth/o2/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": "Atzr|sandbox-default-seller-refresh-token",
+                    "client_id": "a",
+                    "client_secret": "b",
+                },
+            )
+        ).json()["access_token"]
         client.headers["x-amz-access-token"] = token
         await client.post("/_sandbox/orders", json={"items": [{"sku": "S", "quantity": 1}]})
         found = await client.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z"})
         assert found.json()["orders"] == []
-        too_recent = await client.get("/orders/2026-01-01/orders", params={
-            "lastUpdatedAfter": "2020-01-01T00:00:00Z", "lastUpdatedBefore": "2100-01-01T00:00:00Z"})
+        too_recent = await client.get(
+            "/orders/2026-01-01/orders",
+            params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "lastUpdatedBefore": "2100-01-01T00:00:00Z"},
+        )
         assert too_recent.status_code == 400
 
 
@@ -190,15 +221,21 @@ async def test_get_order_datasets(api: httpx.AsyncClient) -> None:
     order_id = created["AmazonOrderId"]
     bare = (await api.get(f"/orders/2026-01-01/orders/{order_id}")).json()["order"]
     assert "recipient" not in bare and "buyer" not in bare
-    full = (await api.get(f"/orders/2026-01-01/orders/{order_id}",
-                          params={"includedData": "BUYER,RECIPIENT,PACKAGES,CANCELLATION"})).json()["order"]
+    full = (
+        await api.get(
+            f"/orders/2026-01-01/orders/{order_id}", params={"includedData": "BUYER,RECIPIENT,PACKAGES,CANCELLATION"}
+        )
+    ).json()["order"]
     assert full["recipient"]["deliveryAddress"]["addressLine1"]
     assert full["programs"] == ["AMAZON_BUSINESS"]
     await api.post(f"/_sandbox/orders/{order_id}/transition", json={"buyer_cancel_request": True, "reason": "late"})
-    cancelled = (await api.get(f"/orders/2026-01-01/orders/{order_id}",
-                               params={"includedData": "CANCELLATION"})).json()["order"]
-    assert cancelled["orderItems"][0]["cancellation"]["cancellationRequest"] == {"requester": "BUYER",
-                                                                                 "cancelReason": "late"}
+    cancelled = (
+        await api.get(f"/orders/2026-01-01/orders/{order_id}", params={"includedData": "CANCELLATION"})
+    ).json()["order"]
+    assert cancelled["orderItems"][0]["cancellation"]["cancellationRequest"] == {
+        "requester": "BUYER",
+        "cancelReason": "late",
+    }
     assert (await api.get("/orders/2026-01-01/orders/111-1111111-1111111")).status_code == 404
 
 

@@ -40,15 +40,24 @@ def test_header_reports_the_effective_rate() -> None:
 
 async def test_sixth_patch_in_a_burst_gets_429_without_rate_header(api: httpx.AsyncClient) -> None:
     await api.post("/_sandbox/listings", json={"sku": "SKU-1", "quantity": 1})
-    body = {"productType": "PRODUCT", "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability",
-                                                   "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 2}]}]}
+    body = {
+        "productType": "PRODUCT",
+        "patches": [
+            {
+                "op": "merge",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 2}],
+            }
+        ],
+    }
     statuses = []
     for _ in range(6):
         response = await api.patch(LISTING, params={"marketplaceIds": "ATVPDKIKX0DER"}, json=body)
         statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429]
-    assert response.json() == {"errors": [{"code": "QuotaExceeded",
-                                           "message": "You exceeded your quota for the requested resource."}]}
+    assert response.json() == {
+        "errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]
+    }
     assert "x-amzn-RateLimit-Limit" not in response.headers
     world = api.world  # type: ignore[attr-defined]
     assert len(world.ledger.query(kind="quantity")) == 5

@@ -33,16 +33,24 @@ def test_enum_and_type_violations_are_refused(models: Models) -> None:
 
 def test_well_formed_parameters_are_typed(models: Models) -> None:
     params = models["searchOrders"].parse_params(
-        {}, {"createdAfter": ["2026-01-01T00:00:00Z"], "maxResultsPerPage": ["5"],
-             "includedData": ["BUYER,RECIPIENT"]})
-    assert params == {"createdAfter": "2026-01-01T00:00:00Z", "maxResultsPerPage": 5,
-                      "includedData": ["BUYER", "RECIPIENT"]}
+        {}, {"createdAfter": ["2026-01-01T00:00:00Z"], "maxResultsPerPage": ["5"], "includedData": ["BUYER,RECIPIENT"]}
+    )
+    assert params == {
+        "createdAfter": "2026-01-01T00:00:00Z",
+        "maxResultsPerPage": 5,
+        "includedData": ["BUYER", "RECIPIENT"],
+    }
 
 
 def test_body_breaking_the_model_is_refused(models: Models) -> None:
     confirm = models["confirmShipment"]
-    package = {"packageReferenceId": "1", "carrierCode": "UPS", "trackingNumber": "1Z",
-               "shipDate": "2026-08-06T15:04:05Z", "orderItems": [{"orderItemId": "1", "quantity": 1}]}
+    package = {
+        "packageReferenceId": "1",
+        "carrierCode": "UPS",
+        "trackingNumber": "1Z",
+        "shipDate": "2026-08-06T15:04:05Z",
+        "orderItems": [{"orderItemId": "1", "quantity": 1}],
+    }
     confirm.check_body({"marketplaceId": "ATVPDKIKX0DER", "packageDetail": package})
     with pytest.raises(ApiError, match="invalid"):
         confirm.check_body({"marketplaceId": "ATVPDKIKX0DER"})
@@ -65,8 +73,11 @@ def test_response_problems_name_what_breaks_the_model(models: Models) -> None:
 async def test_wrong_request_over_http_gets_amazon_shaped_400_and_changes_nothing(api: httpx.AsyncClient) -> None:
     world: World = api.world  # type: ignore[attr-defined]
     await api.post("/_sandbox/listings", json={"sku": "SKU-1", "quantity": 3})
-    response = await api.patch(LISTING, params={"marketplaceIds": "ATVPDKIKX0DER"},
-                               json={"productType": "PRODUCT", "patches": [{"op": "upsert", "path": "/attributes/x"}]})
+    response = await api.patch(
+        LISTING,
+        params={"marketplaceIds": "ATVPDKIKX0DER"},
+        json={"productType": "PRODUCT", "patches": [{"op": "upsert", "path": "/attributes/x"}]},
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "InvalidInput"
     assert response.headers["x-amzn-RequestId"]
@@ -74,8 +85,11 @@ async def test_wrong_request_over_http_gets_amazon_shaped_400_and_changes_nothin
 
 
 async def test_non_json_body_is_refused(api: httpx.AsyncClient) -> None:
-    response = await api.post("/feeds/2021-06-30/documents", content=b"contentType=text/xml",
-                              headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await api.post(
+        "/feeds/2021-06-30/documents",
+        content=b"contentType=text/xml",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 415
     assert response.json()["errors"][0]["code"] == "UnsupportedMediaType"
 
@@ -91,9 +105,17 @@ async def test_a_reply_breaking_the_model_becomes_a_loud_500(
 
     app = create_app(app_config, models=models)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as client:
-        token = (await client.post("/auth/o2/token", data={
-            "grant_type": "refresh_token", "refresh_token": "Atzr|sandbox-default-seller-refresh-token",
-            "client_id": "a", "client_secret": "b"})).json()["access_token"]
+        token = (
+            await client.post(
+                "/auth/o2/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": "Atzr|sandbox-default-seller-refresh-token",
+                    "client_id": "a",
+                    "client_secret": "b",
+                },
+            )
+        ).json()["access_token"]
         response = await client.get("/sellers/v1/marketplaceParticipations", headers={"x-amz-access-token": token})
     assert response.status_code == 500
     assert response.json()["errors"][0]["code"] == "InternalFailure"

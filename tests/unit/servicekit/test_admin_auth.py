@@ -22,7 +22,9 @@ def _client(checks=None) -> TestClient:
     async def act(who: Principal = Depends(require_role(Role.operator))) -> dict[str, str]:
         return {"by": who.name}
 
-    app = create_admin_app("svc", checks=checks or {"db": _ok}, routers=[router], principals=parse_admin_tokens(SecretStr(TOKENS)))
+    app = create_admin_app(
+        "svc", checks=checks or {"db": _ok}, routers=[router], principals=parse_admin_tokens(SecretStr(TOKENS))
+    )
     return TestClient(app)
 
 

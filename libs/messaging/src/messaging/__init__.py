@@ -9,6 +9,7 @@ from messaging.inbox import claim
 from messaging.outbox import OutboxRelay, add, add_tombstone
 from messaging.producer import kafka_producer, kafka_reachable, send_record
 from messaging.settings import KafkaSettings
+from messaging.topics import ensure_topics
 
 # Every service applies these (outbox and inbox tables) into its own schema before its own migrations.
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -25,8 +26,9 @@ __all__ = [
     "add_tombstone",
     "claim",
     "dead_letter",
-    "send_to_dead_letter",
+    "ensure_topics",
     "kafka_producer",
     "kafka_reachable",
     "send_record",
+    "send_to_dead_letter",
 ]

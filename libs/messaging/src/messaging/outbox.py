@@ -12,11 +12,20 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from contracts import CloudEvent, encode
 
 from messaging.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+_OUTAGES = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 async def add(conn: asyncpg.Connection, event: CloudEvent, *, topic: str | None = None) -> None:  # type: ignore[type-arg]
@@ -70,11 +79,20 @@ class OutboxRelay:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_purge = 0.0
+        outage = 0
         while not self._stopping.is_set():
-            published = await self.publish_batch()
-            if loop.time() >= next_purge:
-                await self._purge_and_measure()
-                next_purge = loop.time() + 60
+            try:
+                published = await self.publish_batch()
+                if loop.time() >= next_purge:
+                    await self._purge_and_measure()
+                    next_purge = loop.time() + 60
+                outage = 0
+            except _OUTAGES as exc:
+                # Nothing is lost while Kafka or PostgreSQL is away: rows stay unsent and /readyz says so.
+                outage += 1
+                log.warning("outbox relay waiting for Kafka/PostgreSQL: %s", type(exc).__name__)
+                await asyncio.sleep(min(5.0, 0.2 * 2**outage))
+                continue
             if published == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._idle)

@@ -22,7 +22,7 @@ def repo_root(start: Path) -> Path:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env().ping()
     except Exception:
@@ -43,7 +43,7 @@ def kafka_bootstrap_servers(root: Path) -> Iterator[str]:
         yield value
         return
     if _docker_answers():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server()

@@ -48,10 +48,17 @@ class Sandbox:
 
     # --- auth ----------------------------------------------------------------------------------------
     def access_token(self, refresh_token: str | None = None) -> str:
-        answer = self._ok(self.client.post("/auth/o2/token", data={
-            "grant_type": "refresh_token", "refresh_token": refresh_token or self.refresh_token,
-            "client_id": "sandbox-client", "client_secret": "sandbox-secret",
-        }))
+        answer = self._ok(
+            self.client.post(
+                "/auth/o2/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token or self.refresh_token,
+                    "client_id": "sandbox-client",
+                    "client_secret": "sandbox-secret",
+                },
+            )
+        )
         return str(answer["access_token"])
 
     def headers(self, refresh_token: str | None = None) -> dict[str, str]:
@@ -60,7 +67,8 @@ class Sandbox:
     # --- arrange -------------------------------------------------------------------------------------
     def create_seller(self, marketplace_ids: list[str], **fields: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._ok(
-            self.client.post("/_sandbox/sellers", json={"marketplace_ids": marketplace_ids, **fields}))
+            self.client.post("/_sandbox/sellers", json={"marketplace_ids": marketplace_ids, **fields})
+        )
         return result
 
     def create_listing(self, sku: str, quantity: int | None = 0, **fields: Any) -> dict[str, Any]:
