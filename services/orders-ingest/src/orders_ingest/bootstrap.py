@@ -1,18 +1,26 @@
-"""Composition root of orders-ingest: builds its pool, producer, workers and admin app from Settings."""
+"""Composition root of orders-ingest: builds its pool, producer, Amazon clients, workers and admin app from Settings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import asyncpg
+import httpx
 import messaging
 import servicekit
+import spapi
+from contracts import CloudEvent, decode
 from fastapi import FastAPI
 
+from orders_ingest import admin, handlers
+from orders_ingest.notifications import NotificationIntake
 from orders_ingest.settings import Settings
+from orders_ingest.sync import AmazonClients, RetentionJob, Scheduler, SyncEngine, Topics, Tuning
 
 SERVICE = "orders-ingest"
 SCHEMA = "orders_ingest"
@@ -21,24 +29,102 @@ MIGRATIONS = [
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
 ]
 
+TokenSources = Callable[[str], spapi.TokenSource]
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Service:
     app: FastAPI
     workers: list[servicekit.Worker]
+    pool: asyncpg.Pool
+    engine: SyncEngine
+    scheduler: Scheduler
+    retention: RetentionJob
+    consumer: messaging.Consumer
+    relay: messaging.OutboxRelay
 
 
 @asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Service]:
+async def build(
+    settings: Settings,
+    *,
+    token_sources: TokenSources | None = None,
+    topics: Topics | None = None,
+    tuning: Tuning | None = None,
+) -> AsyncIterator[Service]:
+    """`token_sources` and `topics` are test seams; production gets tokens from connector-auth's token API."""
+    tuning = tuning or Tuning(speedup=settings.sandbox_speedup)
+    topics = topics or Topics()
     kafka = messaging.KafkaSettings(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE)
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
+        httpx.AsyncClient(timeout=30.0) as http,
     ):
+        if token_sources is None:
+            token_sources = spapi.ConnectorAuthTokens(
+                http, settings.connector_auth_url, settings.service_token
+            ).for_connection
+        speedup = tuning.speedup
+        clients = AmazonClients(
+            http=http,
+            token_sources=token_sources,
+            endpoint_override=settings.spapi_endpoint_url,
+            limiter=spapi.RateLimiter(rate_scale=speedup),
+            retry=spapi.RetryPolicy(
+                max_attempts=5, base_delay=0.5 / speedup, max_delay=30.0 / speedup, max_retry_after=120.0 / speedup
+            ),
+        )
         relay = messaging.OutboxRelay(pool, producer)
+        engine = SyncEngine(
+            pool=pool,
+            clients=clients,
+            topics=topics,
+            tuning=tuning,
+            buyer_ref_key=settings.buyer_ref_key.get_secret_value().encode(),
+            published=relay.wake,
+        )
+        scheduler = Scheduler(pool, engine, tuning)
+        retention = RetentionJob(pool, tuning)
+
+        def decode_connection(topic: str, value: bytes, headers: list[tuple[str, bytes]]) -> CloudEvent[Any]:
+            # The topic may be a test's private copy; its payload is always connection.updated's.
+            return decode("connection.updated", value, headers)
+
+        consumer = messaging.Consumer(
+            kafka,
+            service=SERVICE,
+            group_id=settings.consumer_group,
+            routes={
+                topics.connections: partial(
+                    handlers.apply_connection,
+                    pool=pool,
+                    initial_lookback=tuning.initial_lookback,
+                    changed=scheduler.wake,
+                )
+            },
+            tombstones={topics.connections: partial(handlers.remove_connection, pool=pool)},
+            producer=producer,
+            decoder=decode_connection,
+        )
+        intake = NotificationIntake(pool, queued=scheduler.wake)
         app = servicekit.create_admin_app(
             SERVICE,
-            checks={"postgres": partial(servicekit.ping, pool), "kafka": partial(messaging.kafka_reachable, producer)},
+            checks={
+                "postgres": partial(servicekit.ping, pool),
+                "kafka": partial(messaging.kafka_reachable, producer),
+                "consumer": consumer.ready,
+            },
+            routers=admin.create_routers(pool, intake, scheduler.wake),
             principals=servicekit.parse_admin_tokens(settings.admin_tokens) if settings.admin_tokens else None,
         )
-        yield Service(app=app, workers=[relay])
+        yield Service(
+            app=app,
+            workers=[consumer, relay, scheduler, retention],
+            pool=pool,
+            engine=engine,
+            scheduler=scheduler,
+            retention=retention,
+            consumer=consumer,
+            relay=relay,
+        )
