@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
-KAFKA_BOOTSTRAP ?= 127.0.0.1:19092
+KAFKA_PORT ?= 19092
+export KAFKA_PORT
+KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export KAFKA_BOOTSTRAP
 
 .PHONY: help install kafka postgres infra up demo down status test test-unit test-integration test-e2e lint fmt schemas bench
 
