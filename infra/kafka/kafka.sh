@@ -21,9 +21,12 @@ resolve_jars() {
   echo "kafka: resolving the broker's jars from Maven Central into $libs"
   rm -rf "$libs"
   # Maven 3.8's default dependency plugin (2.8) is too old for copy-dependencies here: pin it.
-  mvn -B -q -f "$here/pom.xml" \
-    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs"
+  mkdir -p "$cache"
+  if ! mvn -B -q -f "$here/pom.xml" \
+      org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$libs" >"$cache/maven.log" 2>&1; then
+    cat "$cache/maven.log" >&2; echo "kafka: could not resolve the broker's jars (see above)" >&2; exit 1
+  fi
   touch "$libs/.complete"
 }
 
