@@ -3,6 +3,7 @@
 from servicekit.admin_app import Check, create_admin_app
 from servicekit.admin_auth import Principal, Role, parse_admin_tokens, require_role
 from servicekit.cli import command_line
+from servicekit.entrypoint import Runtime, service_main
 from servicekit.lifecycle import Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
@@ -17,6 +18,7 @@ __all__ = [
     "PostgresSettings",
     "Principal",
     "Role",
+    "Runtime",
     "ServiceSettings",
     "Worker",
     "WorkerCrashed",
@@ -31,4 +33,5 @@ __all__ = [
     "postgres_pool",
     "require_role",
     "run_service",
+    "service_main",
 ]

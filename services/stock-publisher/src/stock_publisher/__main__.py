@@ -1,9 +1,20 @@
-"""`python -m stock_publisher serve|migrate`."""
+"""`python -m stock_publisher serve|migrate`: serve migrates, then runs until SIGTERM; migrate applies the schema."""
 
 import sys
 
 import servicekit
+from contracts import all_pii_field_names
 
-from stock_publisher.main import migrate, serve
+from stock_publisher import bootstrap
+from stock_publisher.settings import Settings
 
-sys.exit(servicekit.command_line("stock-publisher", serve=serve, migrate=migrate))
+sys.exit(
+    servicekit.service_main(
+        bootstrap.SERVICE,
+        schema=bootstrap.SCHEMA,
+        migrations=bootstrap.MIGRATIONS,
+        settings=Settings,
+        build=bootstrap.build,
+        redact_keys=all_pii_field_names(),
+    )
+)
