@@ -258,7 +258,14 @@ class SyncEngine:
         if run.trigger in ("resync", "custom_range"):
             if run.window_from is None:
                 raise spapi.InvalidInput("orders.searchOrders", reason="the run has no time window")
-            after, before = run.window_from, run.window_to
+            after = run.window_from
+            before = run.window_to
+            if before is not None:
+                # Amazon takes whole seconds (spapi truncates): round the end up so the window loses no order,
+                # unless that would cross Amazon's horizon (now - 2 min), which it refuses.
+                rounded = _ceil_second(before)
+                if rounded <= started - self._tuning.scaled(AMAZON_VISIBILITY_LAG):
+                    before = rounded
         else:
             async with self._pool.acquire() as conn:
                 schedule = await repository.schedule(conn, connection.connection_id)
@@ -416,6 +423,11 @@ class SyncEngine:
             fulfillment_channel=domain.channel_of(order),
             items=domain.bookkeeping_items(order),
         )
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 class Scheduler:
