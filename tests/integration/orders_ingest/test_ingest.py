@@ -168,3 +168,22 @@ async def test_an_order_change_notification_fetches_that_order_at_once_and_dupli
         assert len(await h.received(expect=1)) == 1
         runs = [r for r in await h.runs() if r["trigger"] == "notification"]
         assert runs[1]["records_unchanged"] == 1 and runs[1]["records_published"] == 0
+
+
+async def test_a_notification_whose_fetch_fails_is_tried_again_later(
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+) -> None:
+    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+        await h.connect(producer, "conn-notify-retry", order_poll_interval_minutes=240)
+        await h.wait_for_run(trigger="scheduled")
+        sandbox.fault(operation="getOrder", status=503, count=5)  # every attempt of the first fetch
+        sandbox.notify_to(f"{h.url}/notifications")
+        order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}])
+
+        (event,) = await h.received(expect=1)
+        assert event.data.amazon_order_id == order["AmazonOrderId"]
+        failed = await h.wait_for_run(trigger="notification", status="failed")
+        succeeded = await h.wait_for_run(trigger="notification", status="succeeded")
+        assert "HTTP 503" in failed["error"] and succeeded["id"] > failed["id"]
+        rows = await h.fetch("SELECT attempts, run_id FROM notifications")
+        assert [(r["attempts"], r["run_id"]) for r in rows] == [(1, succeeded["id"])]

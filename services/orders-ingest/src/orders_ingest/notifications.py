@@ -68,15 +68,19 @@ class NotificationIntake:
         notification_id = str(document["NotificationMetadata"]["NotificationId"])
         async with self._pool.acquire() as conn, conn.transaction():
             candidates = await repository.connections_of_seller(conn, seller)
-            chosen = next((c for c in candidates if marketplace in c.marketplace_ids), None) or (
-                candidates[0] if candidates else None
-            )
-            if chosen is None:
+            # Normally one live connection per seller and region; should there be more, each fetches the order
+            # and the seller-wide (seller, order, revision) dedupe still publishes it once.
+            chosen = [c for c in candidates if marketplace in c.marketplace_ids] or candidates
+            if not chosen:
                 NOTIFICATIONS.labels("no_connection").inc()
                 log.info("ORDER_CHANGE for a seller without an active connection", extra={"seller_id": seller})
                 return {"status": "ignored", "reason": "no active connection for this seller"}
-            fresh = await repository.add_notification(conn, notification_id, chosen.connection_id, order_id)
+            fresh = [
+                c.connection_id
+                for c in chosen
+                if await repository.add_notification(conn, notification_id, c.connection_id, order_id)
+            ]
         NOTIFICATIONS.labels("queued" if fresh else "duplicate").inc()
         if fresh:
             self._queued()
-        return {"status": "queued" if fresh else "duplicate", "connection_id": chosen.connection_id}
+        return {"status": "queued" if fresh else "duplicate", "connection_ids": [c.connection_id for c in chosen]}

@@ -201,7 +201,8 @@ async def poll_now(conn: asyncpg.Connection, connection_id: str) -> None:
 async def due_lanes(conn: asyncpg.Connection, limit: int) -> list[tuple[str, str]]:
     """(connection_id, lane) pairs with work: a due poll or cancellation check, a queued run, a notification."""
     rows = await conn.fetch(
-        """SELECT connection_id, 'poll' AS lane FROM connections c JOIN schedules s USING (connection_id)
+        """SELECT connection_id, lane FROM (
+           SELECT connection_id, 'poll' AS lane FROM connections c JOIN schedules s USING (connection_id)
              WHERE c.status = 'active' AND c.selling_partner_id IS NOT NULL
                AND (s.next_poll_at <= now()
                     OR (s.next_cancel_check_at <= now() AND (c.settings->>'order_poll_interval_minutes')::int > 60))
@@ -210,7 +211,9 @@ async def due_lanes(conn: asyncpg.Connection, limit: int) -> list[tuple[str, str
              WHERE r.status IN ('queued', 'running') AND c.status = 'active'
            UNION
            SELECT n.connection_id, 'notify' FROM notifications n JOIN connections c USING (connection_id)
-             WHERE n.run_id IS NULL AND c.status = 'active'
+             WHERE n.run_id IS NULL AND n.not_before <= now() AND c.status = 'active'
+           ) due
+           ORDER BY random()  -- no connection's lane starves behind others that are always due
            LIMIT $1""",
         limit,
     )
@@ -427,12 +430,36 @@ async def add_notification(
 
 async def pending_notification_orders(conn: asyncpg.Connection, connection_id: str, limit: int) -> list[str]:
     rows = await conn.fetch(
-        """SELECT amazon_order_id FROM notifications WHERE connection_id = $1 AND run_id IS NULL
+        """SELECT amazon_order_id FROM notifications
+           WHERE connection_id = $1 AND run_id IS NULL AND not_before <= now()
            GROUP BY amazon_order_id ORDER BY min(received_at) LIMIT $2""",
         connection_id,
         limit,
     )
     return [r["amazon_order_id"] for r in rows]
+
+
+async def notifications_failed(
+    conn: asyncpg.Connection,
+    connection_id: str,
+    order_ids: list[str],
+    run_id: int,
+    *,
+    retry_in: timedelta,
+    max_attempts: int,
+) -> None:
+    """A run that could not read Amazon: try again later; after `max_attempts` the scheduled poll takes over."""
+    await conn.execute(
+        """UPDATE notifications SET attempts = attempts + 1,
+                  not_before = now() + $3::interval * power(2, attempts)::int,
+                  run_id = CASE WHEN attempts + 1 >= $5 THEN $4::bigint END
+           WHERE connection_id = $1 AND amazon_order_id = ANY($2::text[]) AND run_id IS NULL""",
+        connection_id,
+        order_ids,
+        retry_in,
+        run_id,
+        max_attempts,
+    )
 
 
 async def notifications_done(

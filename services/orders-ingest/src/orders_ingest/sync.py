@@ -58,6 +58,8 @@ class Tuning:
     max_concurrent_lanes: int = 4
     tick_seconds: float = 1.0
     notification_batch: int = 50
+    notification_retry: timedelta = timedelta(seconds=30)  # doubled on each failed attempt
+    notification_attempts: int = 5
     failure_backoff: timedelta = timedelta(minutes=1)
     keep_succeeded: timedelta = timedelta(days=30)
     keep_failed: timedelta = timedelta(days=60)
@@ -209,6 +211,12 @@ class SyncEngine:
         async with self._pool.acquire() as conn, conn.transaction():
             status = await repository.finish_run(conn, run.id, error=error)
             await self._reschedule(conn, run, connection, error is None, horizon, started)
+            if error is not None and run.lane == "notify" and run.order_ids:
+                await repository.notifications_failed(
+                    conn, connection.connection_id, run.order_ids, run.id,
+                    retry_in=self._tuning.scaled(self._tuning.notification_retry),
+                    max_attempts=self._tuning.notification_attempts,
+                )  # fmt: skip
         log.info("sync run finished", extra={"status": status, "run_id": run.id})
         return status
 
