@@ -463,9 +463,14 @@ class Scheduler:
             while not self._engine.stopping.is_set():
                 self._wakeup.clear()
                 free = self._tuning.max_concurrent_lanes - len(self._inflight)
+                due: list[tuple[str, str]] = []
                 if free > 0:
-                    async with self._pool.acquire() as conn:
-                        due = await repository.due_lanes(conn, limit=self._tuning.max_concurrent_lanes * 4)
+                    try:
+                        async with self._pool.acquire() as conn:
+                            due = await repository.due_lanes(conn, limit=self._tuning.max_concurrent_lanes * 4)
+                    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                        # PostgreSQL is away: /readyz says so; try again next tick instead of restarting.
+                        log.warning("cannot read due sync work; PostgreSQL unreachable")
                     for lane in due:
                         if lane in self._inflight or len(self._inflight) >= self._tuning.max_concurrent_lanes:
                             continue
