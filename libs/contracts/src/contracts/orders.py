@@ -168,6 +168,10 @@ class OrderReceivedV1(OutboundPayload):
         default=None, description="Absent for FBA orders and for orders Amazon has not released yet."
     )
     lines: list[OrderLineV1] = Field(min_length=1)
+    payment_status: Literal["paid"] = Field(
+        default="paid",
+        description="Amazon collects payment before it releases an order for fulfilment, so every imported order is paid.",
+    )
 
     @field_validator("latest_ship_date")
     @classmethod

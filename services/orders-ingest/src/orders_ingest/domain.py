@@ -202,6 +202,8 @@ def order_received(order: spapi.Order, connection: Connection, buyer_ref_key: by
             buyer_phone=None,
             ship_to=_ship_to(order),
             lines=[_line(item, n, settings.product_code) for n, item in enumerate(order.order_items)],
+            # Amazon releases an order for fulfilment only once the buyer's payment is secured.
+            payment_status="paid",
         )
     except ValidationError as exc:
         raise contract_error(exc) from None
