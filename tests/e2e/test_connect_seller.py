@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from connector_auth.crypto import generate_key
-from contracts import decode, kafka_topics
+from contracts import decode, kafka_topics, tombstone
+from messaging import KafkaSettings, kafka_producer
 from testkit import eventually, read_topic
 from testkit.sandbox import Sandbox
 
@@ -106,6 +108,20 @@ async def connector_auth(empty_database_url: str, kafka_bootstrap: str, sandbox:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), timeout=40)
+        await forget_connections(empty_database_url, kafka_bootstrap)
+
+
+async def forget_connections(database_url: str, bootstrap: str) -> None:
+    """Tombstones this test's connections on the shared topic, so a running `make up` stack does not poll them."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM connector_auth.connections")]
+    finally:
+        await conn.close()
+    async with kafka_producer(KafkaSettings(bootstrap_servers=bootstrap)) as producer:
+        for connection_id in ids:
+            record = tombstone(TOPIC, connection_id)
+            await producer.send_and_wait(record.topic, None, key=record.key)
 
 
 async def test_operator_connects_a_seller_and_services_get_access_tokens(
