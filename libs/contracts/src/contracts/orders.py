@@ -170,7 +170,7 @@ class OrderReceivedV1(OutboundPayload):
     lines: list[OrderLineV1] = Field(min_length=1)
     payment_status: Literal["paid"] = Field(
         default="paid",
-        description="Amazon collects payment before it releases an order for fulfilment, so every imported order is paid.",
+        description="Amazon releases orders for fulfilment only after payment, so imported orders are paid.",
     )
 
     @field_validator("latest_ship_date")
