@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL_ENV = Path(os.environ.get("LOCAL_ENV_FILE", ROOT / ".run" / "local.env"))
+LOCAL_ENV = Path(os.environ.get("LOCAL_ENV_FILE", ROOT / ".cache" / "local.env"))
 CONNECTOR_AUTH = os.environ.get("CONNECTOR_AUTH_URL", "http://127.0.0.1:18101")
 SANDBOX = f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '18100')}"
 DEMO_CONNECTION = "Demo seller (sandbox)"
@@ -32,7 +32,7 @@ SANDBOX_REFRESH_TOKEN = "Atzr|sandbox-default-seller-refresh-token"  # noqa: S10
 def local_env() -> dict[str, str]:
     """The local-only secrets `make up` generated (admin and service tokens)."""
     if not LOCAL_ENV.exists():
-        sys.exit("no .run/local.env: run `make up` first")
+        sys.exit("no .cache/local.env: run `make up` first")
     return dict(line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
 
 
@@ -41,7 +41,7 @@ def admin_token(role: str = "admin") -> str:
         _, entry_role, token = entry.split(":", 2)
         if entry_role == role:
             return token
-    sys.exit(f"ADMIN_TOKENS in .run/local.env has no {role} token")
+    sys.exit(f"ADMIN_TOKENS in .cache/local.env has no {role} token")
 
 
 def admin_api(role: str = "admin") -> httpx.Client:
@@ -255,8 +255,18 @@ def ingest_orders(connection_id: str) -> None:
               f" failed {run['records_failed']:>2}  {run['started_at']}")  # fmt: skip
 
 
+def map_ship_methods(connection_id: str) -> None:
+    """An operator maps Amazon's ship service levels to the warehouse's methods (published as connection.updated)."""
+    mapping = {"Standard": "GROUND", "Expedited": "2DAY", "NextDay": "OVERNIGHT", "SecondDay": "2DAY"}
+    with admin_api("operator") as api:
+        answer = api.patch(f"/admin/connections/{connection_id}/settings", json={"ship_method_mapping": mapping})
+        answer.raise_for_status()
+    print(f"ship-method mapping set: {mapping}")
+
+
 def main() -> None:
     connection_id = connect_seller()
+    map_ship_methods(connection_id)
     show_connection(connection_id)
     test_connection(connection_id)
     ingest_orders(connection_id)

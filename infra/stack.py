@@ -1,7 +1,7 @@
 """Starts, stops and reports the local system: the SP-API sandbox and every service as background processes.
 
 `python infra/stack.py up|down|status`. Kafka and PostgreSQL are started by the Makefile first. Logs go to
-.run/logs, PIDs to .run/pids; local-only secrets are generated once into .run/local.env (git-ignored).
+.run/logs, PIDs to .run/pids; local-only secrets are generated once into .cache/local.env (git-ignored).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / ".run"
 LOGS = RUN / "logs"
 PIDS = RUN / "pids"
-LOCAL_ENV = RUN / "local.env"
+# Beside the local database: its refresh tokens are encrypted with a key from this file, so they live and go together.
+LOCAL_ENV = ROOT / ".cache" / "local.env"
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "18100"))
 
 
@@ -47,7 +48,7 @@ PROCESSES = [
 def local_secrets() -> dict[str, str]:
     """Random per-checkout values for local runs; production values come from Kubernetes Secrets."""
     if not LOCAL_ENV.exists():
-        RUN.mkdir(exist_ok=True)
+        LOCAL_ENV.parent.mkdir(exist_ok=True)
         values = {
             "ADMIN_TOKENS": ",".join(
                 f"local-{role}:{role}:{secrets.token_urlsafe(24)}" for role in ("viewer", "operator", "admin")
@@ -145,7 +146,7 @@ def up() -> int:
     print(f"{'process':<17} {'listens on':<24} log")
     for process in PROCESSES:
         print(f"{process.name:<17} http://127.0.0.1:{process.port:<7} .run/logs/{process.name}.log")
-    print("admin API docs at <address>/docs; admin bearer tokens (viewer/operator/admin) are in .run/local.env")
+    print("admin API docs at <address>/docs; admin bearer tokens (viewer/operator/admin) are in .cache/local.env")
     return 1 if failed else 0
 
 
