@@ -58,3 +58,16 @@ def test_readyz_names_the_failing_check_and_livez_does_not_care() -> None:
     assert ready.json()["checks"] == {"postgres": "ok", "kafka": "failing"}
     assert client.get("/livez").status_code == 200
     assert client.get("/metrics").status_code == 200
+
+
+def test_malformed_admin_tokens_stop_the_settings_from_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+    from servicekit import ServiceSettings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/x")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("ADMIN_TOKENS", "ana:root:a-long-enough-secret-token")
+    with pytest.raises(ValidationError) as info:
+        ServiceSettings()
+    assert info.value.errors()[0]["loc"] == ("admin_tokens",)
+    assert "a-long-enough-secret-token" not in str(info.value)

@@ -28,7 +28,7 @@ class Runtime(Protocol):
 
 class _MigrationSettings(BaseSettings):
     # Only the database: a migrations Job never receives Kafka addresses, tokens or keys.
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     database_url: SecretStr
     log_level: str = "INFO"

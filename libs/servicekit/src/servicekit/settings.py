@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.admin_auth import Principal, parse_admin_tokens
 
 
 class PostgresSettings(BaseModel):
@@ -26,7 +28,8 @@ class ServiceSettings(BaseSettings):
     No `.env` file is loaded implicitly and nothing secret has a default: a missing DATABASE_URL stops the process.
     """
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error must never echo a secret it was given.
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     database_url: SecretStr
     kafka_bootstrap_servers: str
@@ -35,6 +38,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # `name:role:token,…`; absent means every /admin route answers 401.
     admin_tokens: SecretStr | None = None
+
+    @field_validator("admin_tokens")
+    @classmethod
+    def _well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        # Parsed here so a malformed entry stops the process at start, naming ADMIN_TOKENS.
+        if value is not None:
+            parse_admin_tokens(value)
+        return value
+
+    def admin_principals(self) -> dict[str, Principal]:
+        return parse_admin_tokens(self.admin_tokens) if self.admin_tokens else {}
 
     def postgres(self, schema: str) -> PostgresSettings:
         return PostgresSettings(dsn=self.database_url, schema_name=schema)

@@ -86,7 +86,7 @@ async def build(
                 oauth_routes.router(deps),
                 internal_api.router(deps, authenticate),
             ],
-            principals=servicekit.parse_admin_tokens(settings.admin_tokens) if settings.admin_tokens else None,
+            principals=settings.admin_principals(),
         )
         admin_routes.install_error_handlers(app)
         watch = DeadlineWatch(deps)

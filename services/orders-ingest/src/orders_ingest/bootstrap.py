@@ -116,7 +116,7 @@ async def build(
                 "consumer": consumer.ready,
             },
             routers=admin.create_routers(pool, intake, scheduler.wake),
-            principals=servicekit.parse_admin_tokens(settings.admin_tokens) if settings.admin_tokens else None,
+            principals=settings.admin_principals(),
         )
         yield Service(
             app=app,

@@ -39,6 +39,6 @@ async def build(settings: Settings) -> AsyncIterator[Service]:
         app = servicekit.create_admin_app(
             SERVICE,
             checks={"postgres": partial(servicekit.ping, pool), "kafka": partial(messaging.kafka_reachable, producer)},
-            principals=servicekit.parse_admin_tokens(settings.admin_tokens) if settings.admin_tokens else None,
+            principals=settings.admin_principals(),
         )
         yield Service(app=app, workers=[relay])
