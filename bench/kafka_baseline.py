@@ -20,6 +20,9 @@ async def produce(bootstrap: str, topic: str, count: int, payload: bytes) -> flo
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
+        # A fresh topic's partition leaders may still be moving: one untimed record per partition first.
+        for partition in range(3):
+            await producer.send_and_wait(topic, payload, partition=partition)
         started = time.perf_counter()
         pending = []
         for n in range(count):
@@ -45,7 +48,7 @@ async def consume(bootstrap: str, topic: str, count: int) -> float:
     try:
         started = time.perf_counter()
         seen = 0
-        while seen < count:
+        while seen < count + 3:
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             seen += sum(len(records) for records in batches.values())
             await consumer.commit()
