@@ -13,9 +13,8 @@ the whole burst), so the window measures the sustained rate. The window's ceilin
 (tokens left in the bucket at the start + window * rate) * 25,000 messages.
 
 Baseline, same run and sandbox (in its own process): raw httpx round-trips (no token, limiter or
-retries) to the sandbox,
-sequential and 32 in flight; "per-SKU calls" is what one round-trip per SKU could reach at best, and
-patchListingsItem's own limit (5 rps) is what Amazon would allow per SKU.
+retries) to the sandbox, sequential and 32 in flight; "per-SKU calls" is what one round-trip per SKU
+could reach at best, and patchListingsItem's own limit (5 rps) is what Amazon would allow per SKU.
 
 At 5x the sandbox processes a 25,000-message feed (about 8 s of its CPU) faster than a token arrives (12 s),
 so the client pipeline, not the sandbox, is what is measured. About one minute end to end.
