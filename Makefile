@@ -69,5 +69,7 @@ fmt: install ## format and autofix
 schemas: install ## regenerate the published JSON Schemas and AsyncAPI document of libs/contracts
 	$(UV) run --frozen python -m contracts schemas
 
-bench: infra ## run the benchmarks under bench/
+bench: infra ## run the benchmarks under bench/ (each prints its numbers and its same-run baseline)
 	$(UV) run --frozen python bench/kafka_baseline.py
+	$(UV) run --frozen python bench/orders_ingest.py
+	$(UV) run --frozen python bench/spapi_throughput.py
