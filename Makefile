@@ -11,7 +11,7 @@ export KAFKA_BOOTSTRAP
 .PHONY: help install kafka postgres infra up demo down status test test-unit test-integration test-e2e lint fmt schemas bench
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -31,7 +31,7 @@ infra: kafka postgres
 up: infra ## start Kafka, PostgreSQL, the SP-API sandbox and every service in the background
 	$(UV) run --frozen python infra/stack.py up
 
-demo: up ## drive an order and stock flow through the running system
+demo: up ## connect a seller through Amazon's consent page (the sandbox) and drive orders through the system
 	$(UV) run --frozen python infra/demo.py
 
 down: ## stop what `make up` started (services, sandbox, Kafka, PostgreSQL)
