@@ -6,7 +6,6 @@ Docker engine answers, else the repository's local stack (infra/*.sh). Missing i
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from servicekit import MigrationSource
 from testkit import infra, postgres
 
 # The SP-API sandbox fixtures live beside these, in their own module.
-pytest_plugins = ["testkit.sandbox"] if importlib.util.find_spec("testkit.sandbox") else []
+pytest_plugins = ["testkit.sandbox"]
 
 
 @pytest.fixture(scope="session")
