@@ -78,6 +78,7 @@ class FaultIn(BaseModel):
     error_rate: float | None = Field(default=None, ge=0, le=1)
     status: Literal[429, 500, 503] | None = None
     latency_ms: int = Field(default=0, ge=0, le=60_000)
+    latency_after_ms: int = Field(default=0, ge=0, le=60_000)
     count: int | None = Field(default=None, ge=1)
     token: Literal["expired", "revoked"] | None = None
     feed_outcome: Literal["FATAL"] | None = None
@@ -293,7 +294,7 @@ def router(world: World) -> APIRouter:
                 world.tokens.revoke(body.seller_id)
         if body.feed_outcome == "FATAL":
             world.faults.fail_feeds(body.count)
-        if body.status is not None or body.latency_ms:
+        if body.status is not None or body.latency_ms or body.latency_after_ms:
             rate = body.error_rate if body.error_rate is not None else 1.0
             world.faults.add(
                 Fault(
@@ -301,6 +302,7 @@ def router(world: World) -> APIRouter:
                     error_rate=rate,
                     status=body.status,
                     latency_ms=body.latency_ms,
+                    latency_after_ms=body.latency_after_ms,
                     count=body.count,
                 )
             )

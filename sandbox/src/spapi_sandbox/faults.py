@@ -1,5 +1,9 @@
 """Injected failures: per-operation error rates and latency, and feeds forced to end FATAL.
 
+Latency comes in two places: `latency_ms` delays a request before it is handled (a client that gives up
+first leaves nothing applied), `latency_after_ms` delays the answer after the operation has been applied
+(a client that gives up first has lost the answer of a write Amazon did make).
+
 Token faults (expired, revoked) act on the token store at once and are handled in lwa.py.
 """
 
@@ -19,6 +23,7 @@ class Fault:
     error_rate: float = 1.0
     status: int | None = None
     latency_ms: int = 0
+    latency_after_ms: int = 0
     count: int | None = None  # how many more requests this fault may hit; None = no limit
 
     def matches(self, operation: str) -> bool:
@@ -29,6 +34,7 @@ class Fault:
 class Decision:
     latency_s: float
     error: ApiError | None
+    latency_after_s: float = 0.0
 
 
 class Faults:
@@ -50,7 +56,7 @@ class Faults:
         self._fatal_feeds = 0
 
     def decide(self, operation: str) -> Decision:
-        latency_ms, error = 0, None
+        latency_ms, latency_after_ms, error = 0, 0, None
         for fault in self._faults:
             if not fault.matches(operation):
                 continue
@@ -58,12 +64,15 @@ class Faults:
             if fault.latency_ms:
                 latency_ms += fault.latency_ms
                 hit = True
+            if fault.latency_after_ms:
+                latency_after_ms += fault.latency_after_ms
+                hit = True
             if error is None and fault.status is not None and self._rng.random() < fault.error_rate:
                 error = _ERRORS[fault.status]()
                 hit = True
             if hit and fault.count is not None:
                 fault.count -= 1
-        return Decision(latency_ms / 1000, error)
+        return Decision(latency_ms / 1000, error, latency_after_ms / 1000)
 
     def next_feed_fatal(self) -> bool:
         if self._fatal_feeds is None:

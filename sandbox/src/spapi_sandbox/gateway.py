@@ -73,11 +73,13 @@ async def handle(world: World, operation: Operation, handler: Handler, request: 
     request_id = str(uuid.uuid4())
     seller_id: str | None = None
     plan = operation.operation_id
+    latency_after_s = 0.0
     try:
         seller_id = world.tokens.seller_for(request.headers.get("x-amz-access-token"))
         if seller_id not in world.state.sellers:
             raise ApiError.unauthorized("The selling partner of this access token is unknown.")
         decision = world.faults.decide(operation.operation_id)
+        latency_after_s = decision.latency_after_s
         if decision.latency_s:
             await asyncio.sleep(decision.latency_s)
         if decision.error is not None:
@@ -115,6 +117,9 @@ async def handle(world: World, operation: Operation, handler: Handler, request: 
             status=reply.status,
         )
     )
+    if latency_after_s:
+        # The operation is applied and logged; only the answer is late (a client may give up and lose it).
+        await asyncio.sleep(latency_after_s)
     if reply.body is None:
         return Response(status_code=reply.status, headers=headers)
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
