@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from spapi_sandbox import feeds, listings, orders, reports, sellers
 from spapi_sandbox.errors import ApiError
@@ -98,6 +99,10 @@ async def handle(world: World, operation: Operation, handler: Handler, request: 
         reply = await handler(world, Call(seller_id=seller_id, params=params, body=body, base_url=base_url))
     except ApiError as error:
         reply = Reply(error.status, error.body())
+    except ClientDisconnect:
+        # The client gave up (e.g. during injected latency_ms) before its body was read: nothing was applied.
+        logger.info("%s: client disconnected before the request was handled", operation.operation_id)
+        return Response(status_code=499)
     problems = operation.response_problems(reply.status, reply.body)
     if problems:
         message = f"{operation.operation_id} {reply.status} breaks the model: {'; '.join(problems[:5])}"

@@ -283,3 +283,49 @@ def test_latency_and_throttling_are_visible(sandbox: Sandbox) -> None:
     logged = sandbox.requests(operation="getMarketplaceParticipations", status=429)
     assert len(logged) == statuses.count(429)
     assert all(r["seller_id"] == sandbox.seller_id for r in logged)
+
+
+def _confirm_body(order: dict[str, Any]) -> dict[str, Any]:
+    item = order["items"][0]
+    return {
+        "marketplaceId": "ATVPDKIKX0DER",
+        "packageDetail": {
+            "packageReferenceId": "1",
+            "carrierCode": "UPS",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipDate": "2026-08-06T15:04:05Z",
+            "orderItems": [{"orderItemId": item["OrderItemId"], "quantity": item["QuantityOrdered"]}],
+        },
+    }
+
+
+def test_latency_after_applies_the_write_then_loses_the_answer(sandbox: Sandbox) -> None:
+    sandbox.create_listing("SKU-LATE", quantity=5)
+    order = sandbox.create_order([{"sku": "SKU-LATE", "quantity": 1}])
+    order_id = order["AmazonOrderId"]
+    headers, path = sandbox.headers(), f"/orders/v0/orders/{order_id}/shipmentConfirmation"
+    sandbox.fault(operation="confirmShipment", latency_after_ms=1500, count=1)
+    with httpx.Client(base_url=sandbox.url, timeout=0.3) as impatient, pytest.raises(httpx.TimeoutException):
+        impatient.post(path, headers=headers, json=_confirm_body(order))
+    # Amazon applied it before the answer was lost, and says so while the answer is still on its way.
+    assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment"]
+    assert [r["status"] for r in sandbox.requests(operation="confirmShipment")] == [204]
+    assert sandbox.order(order_id)["OrderStatus"] == "Shipped"
+    # count=1: the next call answers at once; resending the package edits it and ships nothing more.
+    started = time.monotonic()
+    assert sandbox.client.post(path, headers=headers, json=_confirm_body(order)).status_code == 204
+    assert time.monotonic() - started < 1.0
+    assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment", "shipment_update"]
+
+
+def test_latency_before_applies_nothing_when_the_client_gives_up(sandbox: Sandbox) -> None:
+    sandbox.create_listing("SKU-SLOW", quantity=5)
+    order = sandbox.create_order([{"sku": "SKU-SLOW", "quantity": 1}])
+    order_id = order["AmazonOrderId"]
+    path = f"/orders/v0/orders/{order_id}/shipmentConfirmation"
+    sandbox.fault(operation="confirmShipment", latency_ms=600, count=1)
+    with httpx.Client(base_url=sandbox.url, timeout=0.2) as impatient, pytest.raises(httpx.TimeoutException):
+        impatient.post(path, headers=sandbox.headers(), json=_confirm_body(order))
+    time.sleep(1.0)  # well past the latency: the request had its chance to be handled
+    assert sandbox.ledger(order_id=order_id) == []
+    assert sandbox.order(order_id)["OrderStatus"] == "Unshipped"
