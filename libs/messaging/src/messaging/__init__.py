@@ -7,7 +7,7 @@ from messaging.consumer import Consumer, Handler, Rejected, RetryPolicy
 from messaging.dead_letter import send_to_dead_letter
 from messaging.inbox import claim
 from messaging.outbox import OutboxRelay, add, add_tombstone
-from messaging.producer import kafka_producer, kafka_reachable, send_record
+from messaging.producer import kafka_producer, kafka_reachable
 from messaging.settings import KafkaSettings
 from messaging.topics import ensure_topics
 
@@ -29,6 +29,5 @@ __all__ = [
     "ensure_topics",
     "kafka_producer",
     "kafka_reachable",
-    "send_record",
     "send_to_dead_letter",
 ]

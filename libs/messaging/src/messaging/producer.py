@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from contracts import KafkaRecord
 
 from messaging.settings import KafkaSettings
 
@@ -27,14 +26,6 @@ async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[AIOKafkaProdu
         yield producer
     finally:
         await producer.stop()
-
-
-async def send_record(producer: AIOKafkaProducer, record: KafkaRecord) -> asyncio.Future[object]:
-    """Queues the record; await the returned future for the broker's acknowledgement."""
-    fut: asyncio.Future[object] = await producer.send(
-        record.topic, value=record.value, key=record.key, headers=list(record.headers)
-    )
-    return fut
 
 
 async def kafka_reachable(producer: AIOKafkaProducer) -> bool:
