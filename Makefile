@@ -56,11 +56,16 @@ test-integration: infra ## integration tests against real Kafka and PostgreSQL
 test-e2e: infra ## end-to-end tests: services as processes
 	$(UV) run --frozen pytest tests/e2e
 
-lint: install ## ruff, mypy on libs, import-linter dependency rules
+lint: install ## ruff, mypy on libs, import-linter dependency rules, deptry on every workspace package
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
+	@# Each package against its own pyproject, so a package leaning on another's dependencies fails.
+	@set -e; for pkg in libs/*/ services/*/ sandbox/; do \
+	  [ -f $$pkg/pyproject.toml ] && [ -d $$pkg/src ] || continue; \
+	  echo "deptry $$pkg"; (cd $$pkg && $(UV) run --frozen deptry --no-ansi src); \
+	done
 
 fmt: install ## format and autofix
 	$(UV) run --frozen ruff format .
