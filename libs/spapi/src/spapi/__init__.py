@@ -12,6 +12,7 @@ from .auth import (
     TokenSource,
 )
 from .client import DEFAULT_USER_AGENT, SpApiClient
+from .clients import NotCallable, SellerConnection, SpApiClients, TokenSources
 from .errors import (
     AmazonError,
     AuthError,
@@ -127,6 +128,7 @@ __all__ = [
     "Marketplace",
     "MarketplaceInfo",
     "MarketplaceParticipation",
+    "NotCallable",
     "NotFound",
     "Operation",
     "Order",
@@ -151,13 +153,16 @@ __all__ = [
     "RetryPolicy",
     "SearchOrders",
     "SearchOrdersResponse",
+    "SellerConnection",
     "ServerError",
     "SpApiClient",
+    "SpApiClients",
     "SpApiError",
     "StaticTokenSource",
     "Throttled",
     "TokenBucket",
     "TokenSource",
+    "TokenSources",
     "Unauthorized",
     "UnsupportedMediaType",
     "endpoint_for",
