@@ -7,6 +7,7 @@ from servicekit.entrypoint import Runtime, service_main
 from servicekit.lifecycle import Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
+from servicekit.periodic import PeriodicWorker, is_outage
 from servicekit.postgres import ping, postgres_pool
 from servicekit.settings import AdminSettings, PostgresSettings, ServiceSettings
 
@@ -15,6 +16,7 @@ __all__ = [
     "Check",
     "MigrationError",
     "MigrationSource",
+    "PeriodicWorker",
     "PostgresSettings",
     "Principal",
     "Role",
@@ -25,6 +27,7 @@ __all__ = [
     "command_line",
     "configure_logging",
     "create_admin_app",
+    "is_outage",
     "log_context",
     "migrate",
     "migrate_database",
