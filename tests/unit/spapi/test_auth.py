@@ -179,3 +179,43 @@ async def test_connector_auth_refusal_is_an_auth_error():
     with pytest.raises(spapi.AuthError) as caught:
         await source.access_token()
     assert caught.value.status == 404
+
+
+async def test_caching_source_takes_any_fetch_and_renews_at_half_life_for_short_tokens():
+    clock = FakeClock()
+    fetched: list[int] = []
+
+    async def fetch() -> tuple[str, float]:
+        fetched.append(1)
+        return f"token-{len(fetched)}", clock.now + 120
+
+    source = spapi.CachingTokenSource(fetch, refresh_margin=300, clock=clock)
+    token = await source.token()
+    assert token.value.get_secret_value() == "token-1" and token.expires_at == 120 and token.renew_at == 60
+    clock.now = 59
+    assert await source.access_token() == "token-1"
+    clock.now = 60
+    assert await source.access_token() == "token-2"
+    assert "token-" not in repr(source)
+
+
+async def test_invalidating_everything_keeps_a_renewal_under_way_from_caching_its_token():
+    gate = asyncio.Event()
+    calls = 0
+
+    async def fetch() -> tuple[str, float]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await gate.wait()
+        return f"token-{calls}", 4_000_000_000.0
+
+    source = spapi.CachingTokenSource(fetch)
+    under_way = asyncio.create_task(source.access_token())
+    await settle()
+    source.invalidate()  # e.g. the seller consented again while the old refresh token was being used
+    gate.set()
+    assert await under_way == "token-1"  # its caller still gets an answer
+    assert await source.access_token() == "token-2"
+    assert await source.access_token() == "token-2"
+    assert calls == 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from spapi import DEFAULT_RATE_LIMITS, Priority, RateLimit, RateLimiter, TokenBucket
-from spapi_fakes import FakeClock, ok, settle
+import spapi
+from spapi import DEFAULT_RATE_LIMITS, Priority, RateLimit, RateLimited, RateLimiter, TokenBucket
+from spapi_fakes import SELLER, FakeClock, ok, settle
 
 
 def test_defaults_match_amazons_published_plans():
@@ -183,3 +184,57 @@ async def test_client_waits_for_its_bucket_before_calling():
     await clock.advance(0.5)
     await asyncio.gather(*tasks)
     assert sent[-1] == 1.0
+
+
+async def test_a_bounded_wait_is_refused_at_once_when_the_next_token_is_further_away():
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(rate=0.016, burst=2), clock=clock, sleep=clock.sleep, name="sellers.op")
+    await bucket.acquire(max_wait=3)
+    await bucket.acquire(max_wait=3)
+    with pytest.raises(RateLimited) as refused:
+        await bucket.acquire(max_wait=3)
+    assert refused.value.retry_after == pytest.approx(1 / 0.016)
+    assert refused.value.operation == "sellers.op"
+    assert clock.slept == [] and bucket.waiting == 0
+    clock.now = 1 / 0.016
+    await bucket.acquire(max_wait=3)  # a token has refilled
+
+
+async def test_a_bounded_wait_waits_when_the_token_comes_in_time():
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock=clock, sleep=clock.sleep)
+    await bucket.acquire()
+    waiting = asyncio.create_task(bucket.acquire(max_wait=2))
+    await settle()
+    assert not waiting.done()
+    await clock.advance(1.0)
+    await waiting
+    assert clock.now == 1.0
+
+
+async def test_a_bounded_wait_overtaken_by_higher_priority_calls_gives_up_when_its_time_is_up():
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock=clock, sleep=clock.sleep)
+    await bucket.acquire()
+    bounded = asyncio.create_task(bucket.acquire(Priority.LOW, max_wait=1.5))
+    await settle()
+    urgent = [asyncio.create_task(bucket.acquire(Priority.HIGH)) for _ in range(3)]
+    await settle()
+    await clock.advance(1.5)
+    with pytest.raises(RateLimited) as refused:
+        await bounded
+    assert refused.value.retry_after > 0
+    assert bucket.waiting == 2  # the refused call left the queue; the others still wait their turn
+    await clock.advance(3.0)
+    await asyncio.gather(*urgent)
+
+
+async def test_the_limiter_passes_max_wait_per_call_and_names_the_operation():
+    clock = FakeClock()
+    limiter = RateLimiter({"sellers.getMarketplaceParticipations": RateLimit(0.016, 1)}, clock=clock, sleep=clock.sleep)
+    await limiter.acquire(SELLER, "sellers.getMarketplaceParticipations", max_wait=5)
+    with pytest.raises(RateLimited) as refused:
+        await limiter.acquire(SELLER, "sellers.getMarketplaceParticipations", max_wait=5)
+    assert refused.value.operation == "sellers.getMarketplaceParticipations"
+    assert "62.5 s" in str(refused.value)
+    assert isinstance(refused.value, spapi.SpApiError)

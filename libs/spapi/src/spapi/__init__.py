@@ -1,6 +1,8 @@
 """How we talk to Amazon's Selling Partner API: auth, rate limits, retries, typed operations."""
 
 from .auth import (
+    CachedToken,
+    CachingTokenSource,
     ConnectorAuthTokens,
     ConnectorAuthTokenSource,
     LwaClient,
@@ -21,6 +23,7 @@ from .errors import (
     NotFound,
     OutcomeUnknown,
     PayloadTooLarge,
+    RateLimited,
     RequestTimeout,
     ServerError,
     SpApiError,
@@ -97,6 +100,8 @@ __all__ = [
     "AmazonError",
     "AuthError",
     "Buyer",
+    "CachedToken",
+    "CachingTokenSource",
     "ConfirmShipmentOrderItem",
     "ConfirmShipmentRequest",
     "ConnectorAuthTokenSource",
@@ -144,6 +149,7 @@ __all__ = [
     "ProcessingReport",
     "ProcessingSummary",
     "RateLimit",
+    "RateLimited",
     "RateLimiter",
     "RefreshableTokenSource",
     "Region",

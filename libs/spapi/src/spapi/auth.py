@@ -6,7 +6,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
@@ -159,51 +160,85 @@ def _lwa_errors(response: httpx.Response, secrets: tuple[str, ...]) -> list[Amaz
     return [AmazonError(code=str(payload["error"]), message=description)]
 
 
-class _CachingTokenSource:
+@dataclass(frozen=True, slots=True)
+class CachedToken:
+    """An access token with its expiry and the moment it is renewed (epoch seconds of the source's clock)."""
+
+    value: SecretStr
+    expires_at: float
+    renew_at: float
+
+
+# What a CachingTokenSource calls to get a new token: the token and its expiry (epoch seconds).
+TokenFetch = Callable[[], Awaitable[tuple[str | SecretStr, float]]]
+
+
+class CachingTokenSource:
     """Caches one access token and renews it ahead of expiry, one renewal at a time.
 
     Concurrent callers that find no fresh token queue on one asyncio.Lock; the first renews, the
     rest find the fresh token when they get the lock. Make one instance per connection.
+
+    A renewal is `refresh_margin` seconds before expiry, or at half the token's life if that is
+    sooner (a sandbox's short-lived tokens). `invalidate()` without a token drops whatever is
+    cached and keeps a renewal already under way from storing its result (consent changed).
     """
 
-    def __init__(self, *, refresh_margin: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        fetch: TokenFetch,
+        *,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch_token = fetch
         self._refresh_margin = refresh_margin
         self._clock = clock
         self._lock = asyncio.Lock()
-        self._token: SecretStr | None = None
-        self._renew_at = 0.0
+        self._cached: CachedToken | None = None
+        # Bumped by invalidate(): a renewal that started before it must not repopulate the cache.
+        self._generation = 0
 
     async def access_token(self) -> str:
-        token = self._fresh()
-        if token is not None:
-            return token
+        return (await self.token()).value.get_secret_value()
+
+    async def token(self) -> CachedToken:
+        """The cached token while it is fresh, else a new one (one fetch for all concurrent callers)."""
+        cached = self._fresh()
+        if cached is not None:
+            return cached
         async with self._lock:
-            token = self._fresh()
-            if token is not None:
-                return token
-            value, expires_at = await self._fetch()
+            cached = self._fresh()
+            if cached is not None:
+                return cached
+            generation = self._generation
+            value, expires_at = await self._fetch_token()
             now = self._clock()
-            # A short-lived token (e.g. a sandbox's) is renewed at half its life at the latest.
             margin = min(self._refresh_margin, max(0.0, expires_at - now) / 2)
-            self._token = SecretStr(value)
-            self._renew_at = expires_at - margin
-            return value
+            secret = value if isinstance(value, SecretStr) else SecretStr(value)
+            fetched = CachedToken(value=secret, expires_at=expires_at, renew_at=expires_at - margin)
+            if self._generation == generation:
+                self._cached = fetched
+            return fetched
 
-    def invalidate(self, token: str) -> None:
-        """Drop the cached token if it is the one Amazon just rejected."""
-        if self._token is not None and self._token.get_secret_value() == token:
-            self._token = None
+    def invalidate(self, token: str | None = None) -> None:
+        """Drop the cached token: the one Amazon just rejected (ignored if already replaced), or any."""
+        if token is None:
+            self._cached = None
+            self._generation += 1
+        elif self._cached is not None and self._cached.value.get_secret_value() == token:
+            self._cached = None
 
-    def _fresh(self) -> str | None:
-        if self._token is None or self._clock() >= self._renew_at:
+    def _fresh(self) -> CachedToken | None:
+        if self._cached is None or self._clock() >= self._cached.renew_at:
             return None
-        return self._token.get_secret_value()
+        return self._cached
 
-    async def _fetch(self) -> tuple[str, float]:
-        raise NotImplementedError
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(cached={self._cached is not None})"
 
 
-class LwaTokenSource(_CachingTokenSource):
+class LwaTokenSource(CachingTokenSource):
     """Access tokens from LWA's refresh-token grant: for connector-auth, which holds refresh tokens."""
 
     def __init__(
@@ -214,7 +249,7 @@ class LwaTokenSource(_CachingTokenSource):
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(refresh_margin=refresh_margin, clock=clock)
+        super().__init__(self._fetch, refresh_margin=refresh_margin, clock=clock)
         self._lwa = lwa
         self._refresh_token = refresh_token if isinstance(refresh_token, SecretStr) else SecretStr(refresh_token)
 
@@ -233,7 +268,7 @@ class _InternalAccessToken(BaseModel):
     expires_at: datetime
 
 
-class ConnectorAuthTokenSource(_CachingTokenSource):
+class ConnectorAuthTokenSource(CachingTokenSource):
     """Access tokens from connector-auth's internal API, for services that hold no refresh token.
 
     Calls `POST {base_url}/internal/connections/{connection_id}/access-token` with the service's
@@ -253,7 +288,7 @@ class ConnectorAuthTokenSource(_CachingTokenSource):
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        super().__init__(refresh_margin=refresh_margin, clock=clock)
+        super().__init__(self._fetch, refresh_margin=refresh_margin, clock=clock)
         self._http = http
         self._url = f"{base_url.rstrip('/')}/internal/connections/{quote(connection_id, safe='')}/access-token"
         self.connection_id = connection_id

@@ -101,10 +101,13 @@ class SpApiClient:
         json: Any = None,
         priority: Priority | None = None,
         limit_key: str | None = None,
+        max_wait: float | None = None,
     ) -> httpx.Response:
         """Send one operation with rate limiting and retries; returns the 2xx response.
 
         `limit_key` selects a rate-limit bucket other than the operation's own (e.g. one feed type).
+        `max_wait` bounds each wait for a rate-limit token: past it the call raises RateLimited with
+        the seconds until a token is free (for callers with a person waiting, such as an admin API).
         """
         url = self.endpoint + _expand(operation.path, path_params or {})
         query = _query(params or {})
@@ -113,7 +116,7 @@ class SpApiClient:
         retry_number = 0
         refreshed_token = False
         while True:
-            await self.limiter.acquire(self.selling_partner_id, bucket, chosen_priority)
+            await self.limiter.acquire(self.selling_partner_id, bucket, chosen_priority, max_wait=max_wait)
             token = await self._token_source.access_token()
             headers = {"x-amz-access-token": token, "user-agent": self._user_agent, "accept": "application/json"}
             try:

@@ -95,6 +95,17 @@ class Throttled(SpApiError):
     status = 429
 
 
+class RateLimited(SpApiError):
+    """Not sent: the caller's `max_wait` would run out before its rate-limit bucket holds a token.
+
+    `retry_after` is the number of seconds until a token is expected (for an HTTP Retry-After).
+    """
+
+    def __init__(self, operation: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(operation, reason=f"rate limit spent; next call possible in {retry_after:.1f} s")
+
+
 class ServerError(SpApiError):
     """500/503 (or another 5xx) after every retry was spent."""
 

@@ -10,6 +10,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
+
+from .errors import RateLimited
 
 log = logging.getLogger("spapi.rate_limit")
 
@@ -72,7 +75,10 @@ class TokenBucket:
     until they reach the head, so a HIGH call that arrives late still gets the next token.
     """
 
-    def __init__(self, limit: RateLimit, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self, limit: RateLimit, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, name: str = "bucket"
+    ) -> None:
+        self.name = name  # the operation it limits, named in RateLimited
         self._rate = limit.rate
         self._burst = float(limit.burst)
         self._tokens = float(limit.burst)
@@ -98,11 +104,28 @@ class TokenBucket:
         self._refill()
         return self._tokens
 
-    async def acquire(self, priority: Priority = Priority.NORMAL) -> None:
+    def wait_estimate(self, priority: Priority = Priority.NORMAL) -> float:
+        """Seconds until a call of `priority` arriving now would get a token, if nothing else arrives."""
+        self._refill()
+        ahead = sum(1 for w in self._waiters if w.priority <= priority)
+        return max(0.0, (ahead + 1 - self._tokens) / self._rate)
+
+    async def acquire(self, priority: Priority = Priority.NORMAL, *, max_wait: float | None = None) -> None:
+        """Take a token, waiting for it; with `max_wait`, raise RateLimited rather than wait longer.
+
+        A call whose token is further away than `max_wait` is refused at once; one that queues and is
+        then overtaken (a HIGH call, a 429 that drained the bucket) is refused when `max_wait` is up.
+        """
         self._refill()
         if not self._waiters and self._tokens >= 1:
             self._tokens -= 1
             return
+        deadline: float | None = None
+        if max_wait is not None:
+            estimate = self.wait_estimate(priority)
+            if estimate > max_wait:
+                raise RateLimited(self.name, retry_after=estimate)
+            deadline = self._clock() + max_wait
         waiter = _Waiter(int(priority), next(self._seq))
         heapq.heappush(self._waiters, waiter)
         try:
@@ -114,11 +137,24 @@ class TokenBucket:
                         heapq.heappop(self._waiters)
                         self._wake_head()
                         return
-                    await self._sleep((1 - self._tokens) / self._rate)
-                else:
+                    needed = (1 - self._tokens) / self._rate
+                    if deadline is None:
+                        await self._sleep(needed)
+                        continue
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        raise RateLimited(self.name, retry_after=needed)
+                    await self._sleep(min(needed, left))
+                elif deadline is None:
                     # Checked and cleared in one step of the event loop, so no wake-up is lost.
                     waiter.wake.clear()
                     await waiter.wake.wait()
+                else:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        raise RateLimited(self.name, retry_after=self.wait_estimate(priority))
+                    waiter.wake.clear()
+                    await _first_of(waiter.wake.wait(), self._sleep(left))
         except BaseException:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
@@ -147,6 +183,17 @@ class TokenBucket:
     def _wake_head(self) -> None:
         if self._waiters:
             self._waiters[0].wake.set()
+
+
+async def _first_of(*waits: Awaitable[Any]) -> None:
+    """Run until the first of `waits` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class RateLimiter:
@@ -184,13 +231,24 @@ class RateLimiter:
         if bucket is None:
             limit = self.limit_for(operation)
             bucket = TokenBucket(
-                RateLimit(limit.rate * self._rate_scale, limit.burst), clock=self._clock, sleep=self._sleep
+                RateLimit(limit.rate * self._rate_scale, limit.burst),
+                clock=self._clock,
+                sleep=self._sleep,
+                name=operation,
             )
             self._buckets[key] = bucket
         return bucket
 
-    async def acquire(self, selling_partner: str, operation: str, priority: Priority = Priority.NORMAL) -> None:
-        await self.bucket(selling_partner, operation).acquire(priority)
+    async def acquire(
+        self,
+        selling_partner: str,
+        operation: str,
+        priority: Priority = Priority.NORMAL,
+        *,
+        max_wait: float | None = None,
+    ) -> None:
+        """Wait for a token of (seller, operation); with `max_wait`, RateLimited rather than longer."""
+        await self.bucket(selling_partner, operation).acquire(priority, max_wait=max_wait)
 
     def observe(self, selling_partner: str, operation: str, rate_limit_header: str | None) -> None:
         """Adjust a bucket from `x-amzn-RateLimit-Limit` (best effort: Amazon may omit it)."""

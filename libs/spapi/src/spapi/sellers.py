@@ -41,7 +41,7 @@ class SellersApi:
         self._client = client
 
     async def get_marketplace_participations(
-        self, *, priority: Priority | None = None
+        self, *, priority: Priority | None = None, max_wait: float | None = None
     ) -> list[MarketplaceParticipation]:
-        response = await self._client.call(GET_MARKETPLACE_PARTICIPATIONS, priority=priority)
+        response = await self._client.call(GET_MARKETPLACE_PARTICIPATIONS, priority=priority, max_wait=max_wait)
         return GetMarketplaceParticipationsResponse.model_validate_json(response.content).payload
