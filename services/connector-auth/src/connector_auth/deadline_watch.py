@@ -6,10 +6,9 @@ worker does, hourly (and once at start), and publishes `connection.updated` only
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
+import servicekit
 from prometheus_client import Gauge
 
 from connector_auth import connections, deadlines
@@ -51,12 +50,13 @@ async def measure(deps: Deps) -> None:
 
 
 class DeadlineWatch:
+    """Hourly (and once at start); a PostgreSQL or Kafka outage is ridden out by servicekit's PeriodicWorker."""
+
     name = "deadline-watch"
 
-    def __init__(self, deps: Deps, *, interval_seconds: float = 3600.0) -> None:
+    def __init__(self, deps: Deps, *, interval_seconds: float = 3600.0, max_backoff: float = 30.0) -> None:
         self._deps = deps
-        self._interval = interval_seconds
-        self._stopping = asyncio.Event()
+        self._worker = servicekit.PeriodicWorker(self.name, self._tick, every=interval_seconds, max_backoff=max_backoff)
 
     async def check(self) -> int:
         published = await connections.publish_changed_warnings(self._deps)
@@ -65,13 +65,13 @@ class DeadlineWatch:
             log.info("deadline warnings changed", extra={"connections": published})
         return published
 
+    async def _tick(self) -> None:
+        await self.check()
+
     async def run(self) -> None:
         if self._deps.client_secret_rotated_at is None:
             log.warning("CLIENT_SECRET_ROTATED_AT is not set: the 180-day client-secret rotation is not tracked")
-        while not self._stopping.is_set():
-            await self.check()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+        await self._worker.run()
 
     async def stop(self) -> None:
-        self._stopping.set()
+        await self._worker.stop()
