@@ -37,10 +37,10 @@ import servicekit
 import spapi
 import uvicorn
 from aiokafka import AIOKafkaConsumer
-from messaging import KafkaSettings, ensure_topics, kafka_producer
+from messaging import KafkaSettings, ensure_topics, kafka_producer, namespaced
 from orders_ingest import bootstrap
 from orders_ingest.settings import Settings
-from orders_ingest.sync import Topics, Tuning
+from orders_ingest.sync import Tuning
 from spapi_sandbox import SandboxConfig, running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,13 +189,9 @@ def pct(values: list[float], p: float) -> float:
 
 async def main(orders: int, notified: int) -> None:
     wall = time.perf_counter()
-    topics = Topics(
-        connections=f"bench.conn.{uuid.uuid4().hex[:8]}",
-        received=f"bench.received.{uuid.uuid4().hex[:8]}",
-        cancelled=f"bench.cancelled.{uuid.uuid4().hex[:8]}",
-    )
-    names = (topics.connections, topics.received, topics.cancelled)
-    await ensure_topics(KAFKA, [contracts.KafkaTopic(name=t, partitions=3, configs={}) for t in names])
+    namespace = f"bench.{uuid.uuid4().hex[:8]}"
+    names = ("connection.updated", "order.received", "order.cancelled", contracts.dead_letter_topic(bootstrap.SERVICE))
+    await ensure_topics(KAFKA, [t for t in contracts.kafka_topics() if t.name in names], namespace=namespace)
     with running(SandboxConfig(speedup=SPEEDUP)) as sandbox_url:
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox, scratch_database() as db:
             await sandbox.post("/_sandbox/reset")
@@ -211,12 +207,12 @@ async def main(orders: int, notified: int) -> None:
             settings = Settings(
                 database_url=db, kafka_bootstrap_servers=KAFKA, connector_auth_url="http://127.0.0.1:9",
                 service_token="unused-service-token-0000", buyer_ref_key=secrets.token_urlsafe(32),
-                spapi_endpoint_url=sandbox_url, sandbox_speedup=SPEEDUP, consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
+                spapi_endpoint_url=sandbox_url, sandbox_speedup=SPEEDUP, kafka_namespace=namespace,
             )  # type: ignore[call-arg]  # fmt: skip
-            arrivals = Arrivals(topics.received)
+            arrivals = Arrivals(namespaced(namespace, "order.received"))
             await arrivals.start()
             async with bootstrap.build(
-                settings, token_sources=lambda _: spapi.StaticTokenSource(token), topics=topics,
+                settings, token_sources=lambda _: spapi.StaticTokenSource(token),
                 tuning=Tuning(speedup=SPEEDUP),
             ) as service:  # fmt: skip
                 server = uvicorn.Server(uvicorn.Config(service.app, port=port, log_config=None, lifespan="off"))
@@ -229,7 +225,10 @@ async def main(orders: int, notified: int) -> None:
                     async with kafka_producer(KafkaSettings(bootstrap_servers=KAFKA, client_id="bench")) as producer:
                         started = time.perf_counter()
                         await producer.send_and_wait(
-                            topics.connections, record.value, key=record.key, headers=record.headers
+                            namespaced(namespace, "connection.updated"),
+                            record.value,
+                            key=record.key,
+                            headers=record.headers,
                         )
                     await arrivals.wait_for(set(order_ids))
                     ingest_seconds = time.perf_counter() - started

@@ -25,6 +25,7 @@ import uvicorn
 from connector_auth import bootstrap
 from connector_auth.crypto import generate_key
 from connector_auth.settings import Settings
+from messaging import namespaced
 from testkit import eventually, read_topic
 
 ADMIN_TOKENS = {role: f"{role}-token-{secrets.token_urlsafe(16)}" for role in ("viewer", "operator", "admin")}
@@ -184,7 +185,7 @@ async def running(
     database_url: str,
     kafka_bootstrap: str,
     sandbox_url: str,
-    topic: str,
+    namespace: str,
     clock: Clock | None = None,
     **overrides: str,
 ) -> AsyncIterator[Running]:
@@ -194,6 +195,7 @@ async def running(
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_namespace=namespace,
         admin_tokens=env["ADMIN_TOKENS"],
         service_tokens=env["SERVICE_TOKENS"],
         token_encryption_keys=env["TOKEN_ENCRYPTION_KEYS"],
@@ -208,7 +210,8 @@ async def running(
         client_secret_rotated_at=env.get("CLIENT_SECRET_ROTATED_AT"),
     )
     clock = clock or Clock()
-    async with bootstrap.build(settings, clock=clock, connection_topic=topic) as service:
+    topic = namespaced(namespace, "connection.updated")
+    async with bootstrap.build(settings, clock=clock) as service:
         server = uvicorn.Server(
             uvicorn.Config(service.app, log_config=None, access_log=False, lifespan="off", log_level="warning")
         )

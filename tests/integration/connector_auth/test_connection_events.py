@@ -95,14 +95,14 @@ async def test_reauthorization_warning_appears_30_days_ahead_in_the_event_and_me
 
 
 async def test_client_secret_rotation_warning_is_in_every_connections_event(
-    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topic: str
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, namespace: str
 ) -> None:
     rotated = datetime.now(UTC) - timedelta(days=155)
     async with running(
         database_url=database_url,
         kafka_bootstrap=kafka_bootstrap,
         sandbox_url=sandbox.url,
-        topic=topic,
+        namespace=namespace,
         clock=Clock(),
         CLIENT_SECRET_ROTATED_AT=rotated.isoformat(),
     ) as svc:

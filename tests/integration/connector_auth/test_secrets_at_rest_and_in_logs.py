@@ -14,14 +14,14 @@ from .harness import Running, auto_approved, page_message, running, with_query
 
 
 async def test_rotating_the_encryption_key_re_seals_every_refresh_token(
-    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topic: str
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, namespace: str
 ) -> None:
     old, new = f"old:{generate_key()}", f"new:{generate_key()}"
     where: dict[str, Any] = {
         "database_url": database_url,
         "kafka_bootstrap": kafka_bootstrap,
         "sandbox_url": sandbox.url,
-        "topic": topic,
+        "namespace": namespace,
     }
     async with running(**where, TOKEN_ENCRYPTION_KEYS=old) as svc:
         first = (await svc.connect(name="first"))["id"]

@@ -1,4 +1,7 @@
-"""Fixtures for the messaging runtime: a pool on the scratch schema, a producer, and per-test topics."""
+"""Fixtures for the messaging runtime: a pool on the scratch schema, a producer, and a Kafka namespace per test.
+
+Code under test speaks registry names (`stock.changed`); `topic` is that topic's name on the wire.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import asyncpg
 import contracts
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from messaging import KafkaSettings, kafka_producer
-from testkit import create_topics, unique_name
+from messaging import KafkaSettings, ensure_topics, kafka_producer
+from testkit import unique_name
 
 LIB_SCHEMA = "lib_test"
 EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS effects (event_id text PRIMARY KEY, sku text NOT NULL, seen int NOT NULL)"
@@ -23,9 +26,7 @@ def stock_event(n: int) -> contracts.CloudEvent:
     return contracts.new_event("stock.changed", data, source="tests", revision=str(n))
 
 
-def decode_as_stock(topic: str, value: bytes, headers: list[tuple[str, bytes]]) -> contracts.CloudEvent:
-    """Tests use unique topic names; the payload type is the registry's for stock.changed."""
-    return contracts.decode("stock.changed", value, headers)
+STOCK = "stock.changed"
 
 
 @pytest_asyncio.fixture
@@ -44,15 +45,30 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 @pytest_asyncio.fixture
-async def topic(kafka_bootstrap: str) -> str:
-    name = unique_name("test")
-    await create_topics(kafka_bootstrap, [name], partitions=3)
+async def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Settings in a namespace of this test's own, where stock.changed exists."""
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client_id="tests", namespace=unique_name("ns"))
+    await ensure_topics(
+        kafka_bootstrap, [t for t in contracts.kafka_topics() if t.name == STOCK], namespace=settings.namespace
+    )
+    return settings
+
+
+@pytest_asyncio.fixture
+async def topic(kafka: KafkaSettings) -> str:
+    return kafka.topic(STOCK)
+
+
+@pytest_asyncio.fixture
+async def service(kafka: KafkaSettings) -> str:
+    """A consuming-service name whose dead-letter topic exists in the test's namespace."""
+    name = "svc"
+    dlq = contracts.KafkaTopic(name=contracts.dead_letter_topic(name), partitions=1, configs={})
+    await ensure_topics(kafka.bootstrap_servers, [dlq], namespace=kafka.namespace)
     return name
 
 
 @pytest_asyncio.fixture
-async def service(kafka_bootstrap: str) -> str:
-    """A unique consuming-service name whose dead-letter topic exists."""
-    name = unique_name("svc").replace(".", "-")
-    await create_topics(kafka_bootstrap, [contracts.dead_letter_topic(name)])
-    return name
+async def dead_letters(kafka: KafkaSettings, service: str) -> str:
+    """The wire name of the service's dead-letter topic."""
+    return kafka.topic(contracts.dead_letter_topic(service))

@@ -7,11 +7,11 @@ import asyncpg
 from messaging import Consumer, KafkaSettings, RetryPolicy, kafka_producer
 from servicekit import AdminSettings, command_line, configure_logging, create_admin_app, run_service
 
-from tests.integration.messaging.conftest import decode_as_stock
+from tests.integration.messaging.conftest import STOCK
 from tests.integration.messaging.effects import counting_handler
 
 
-async def serve(database_url: str, bootstrap: str, topic: str, group: str, mode: str) -> None:
+async def serve(database_url: str, bootstrap: str, namespace: str, group: str, mode: str) -> None:
     configure_logging(group)
     pool = await asyncpg.create_pool(database_url, server_settings={"search_path": "lib_test"})
 
@@ -19,14 +19,14 @@ async def serve(database_url: str, bootstrap: str, topic: str, group: str, mode:
         raise RuntimeError("handler bug")
 
     handler = broken if mode == "crash" else counting_handler(pool, group, delay=0.02)
-    async with kafka_producer(KafkaSettings(bootstrap_servers=bootstrap)) as producer:
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, namespace=namespace)
+    async with kafka_producer(kafka) as producer:
         consumer = Consumer(
-            KafkaSettings(bootstrap_servers=bootstrap),
+            kafka,
             service=group,
             group_id=group,
-            routes={topic: handler},
+            routes={STOCK: handler},
             producer=producer,
-            decoder=decode_as_stock,
             max_records=50,
             retry=RetryPolicy(attempts=2, first_delay=0.01),
         )
@@ -34,9 +34,9 @@ async def serve(database_url: str, bootstrap: str, topic: str, group: str, mode:
 
 
 if __name__ == "__main__":
-    url, bootstrap, topic, group, mode = sys.argv[1:6]
+    url, bootstrap, namespace, group, mode = sys.argv[1:6]
     sys.exit(
         command_line(
-            group, serve=lambda: serve(url, bootstrap, topic, group, mode), migrate=asyncio.sleep, argv=["serve"]
+            group, serve=lambda: serve(url, bootstrap, namespace, group, mode), migrate=asyncio.sleep, argv=["serve"]
         )
     )

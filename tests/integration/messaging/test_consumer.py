@@ -8,20 +8,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from messaging import Consumer, KafkaSettings, Rejected, RetryPolicy, dead_letter
 from testkit import eventually, read_topic
 
-from .conftest import decode_as_stock, stock_event
+from .conftest import STOCK, stock_event
 from .effects import counting_handler
 
 
-def _consumer(kafka_bootstrap, service, topic, handler, producer, **kw) -> Consumer:
-    return Consumer(
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        service=service,
-        group_id=service,
-        routes={topic: handler},
-        producer=producer,
-        decoder=decode_as_stock,
-        **kw,
-    )
+def _consumer(kafka: KafkaSettings, service, handler, producer, **kw) -> Consumer:
+    return Consumer(kafka, service=service, group_id=service, routes={STOCK: handler}, producer=producer, **kw)
 
 
 async def _send(producer: AIOKafkaProducer, topic: str, event: contracts.CloudEvent, partition: int = 0) -> None:
@@ -29,8 +21,10 @@ async def _send(producer: AIOKafkaProducer, topic: str, event: contracts.CloudEv
     await producer.send_and_wait(topic, record.value, key=record.key, headers=record.headers, partition=partition)
 
 
-async def _committed(kafka_bootstrap: str, group: str, topic: str) -> int:
-    probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+async def _committed(kafka: KafkaSettings, service: str, topic: str) -> int:
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, group_id=kafka.group(service), enable_auto_commit=False
+    )
     await probe.start()
     try:
         return await probe.committed(TopicPartition(topic, 0)) or 0
@@ -44,7 +38,7 @@ async def _effects(pool: asyncpg.Pool) -> list[str]:
 
 
 async def test_poison_events_go_to_the_dead_letter_topic_and_the_consumer_goes_on(
-    pool, producer, topic, service, kafka_bootstrap
+    pool, producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     valid = stock_event(1)
     invalid = json.loads(contracts.encode(stock_event(2)).value)
@@ -53,7 +47,7 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_consumer_goes_o
     await producer.send_and_wait(topic, json.dumps(invalid).encode(), key=b"SKU-2", partition=0)
     await _send(producer, topic, valid)
 
-    consumer = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service), producer)
+    consumer = _consumer(kafka, service, counting_handler(pool, service), producer)
     task = asyncio.create_task(consumer.run())
     try:
         await eventually(lambda: _effects(pool))
@@ -62,7 +56,7 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_consumer_goes_o
         await task
 
     assert await _effects(pool) == ["SKU-1"]
-    letters = await read_topic(kafka_bootstrap, contracts.dead_letter_topic(service), expect=2)
+    letters = await read_topic(kafka_bootstrap, dead_letters, expect=2)
     assert [r.value for r in letters] == [b"{not json", json.dumps(invalid).encode()]
     first, second = (dict(r.headers) for r in letters)
     assert first[dead_letter.REASON] == b"invalid-event"
@@ -77,20 +71,20 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_consumer_goes_o
         b"0",
         b"1",
     )
-    assert await _committed(kafka_bootstrap, service, topic) == 3
+    assert await _committed(kafka, service, topic) == 3
 
 
 async def test_a_rejected_event_is_dead_lettered_with_the_handlers_reason(
-    producer, topic, service, kafka_bootstrap
+    producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     async def refuse(event: contracts.CloudEvent) -> None:
         raise Rejected(f"sku {event.data.sku} is fulfilled by Amazon")
 
     await _send(producer, topic, stock_event(5))
-    consumer = _consumer(kafka_bootstrap, service, topic, refuse, producer)
+    consumer = _consumer(kafka, service, refuse, producer)
     task = asyncio.create_task(consumer.run())
     try:
-        letters = await read_topic(kafka_bootstrap, contracts.dead_letter_topic(service), expect=1)
+        letters = await read_topic(kafka_bootstrap, dead_letters, expect=1)
     finally:
         await consumer.stop()
         await task
@@ -100,7 +94,7 @@ async def test_a_rejected_event_is_dead_lettered_with_the_handlers_reason(
 
 
 async def test_a_failing_handler_stops_the_consumer_without_committing_and_the_event_comes_back(
-    pool, producer, topic, service, kafka_bootstrap
+    pool, producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     calls = 0
 
@@ -110,15 +104,13 @@ async def test_a_failing_handler_stops_the_consumer_without_committing_and_the_e
         raise ConnectionError("database unreachable")
 
     await _send(producer, topic, stock_event(7))
-    failing = _consumer(
-        kafka_bootstrap, service, topic, broken, producer, retry=RetryPolicy(attempts=3, first_delay=0.01)
-    )
+    failing = _consumer(kafka, service, broken, producer, retry=RetryPolicy(attempts=3, first_delay=0.01))
     with pytest.raises(ConnectionError):
         await asyncio.wait_for(failing.run(), timeout=30)
     assert calls == 3
-    assert await _committed(kafka_bootstrap, service, topic) == 0
+    assert await _committed(kafka, service, topic) == 0
 
-    healthy = _consumer(kafka_bootstrap, service, topic, counting_handler(pool, service), producer)
+    healthy = _consumer(kafka, service, counting_handler(pool, service), producer)
     task = asyncio.create_task(healthy.run())
     try:
         await eventually(lambda: _effects(pool))
@@ -126,21 +118,17 @@ async def test_a_failing_handler_stops_the_consumer_without_committing_and_the_e
         await healthy.stop()
         await task
     assert await _effects(pool) == ["SKU-7"]
-    assert await _committed(kafka_bootstrap, service, topic) == 1
+    assert await _committed(kafka, service, topic) == 1
 
 
 async def test_a_rebalance_hands_partitions_over_without_redelivering_applied_events(
-    pool, producer, topic, service, kafka_bootstrap
+    pool, producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     events = [stock_event(n) for n in range(150)]
     for n, event in enumerate(events):
         await _send(producer, topic, event, partition=n % 3)
-    first = _consumer(
-        kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30
-    )
-    second = _consumer(
-        kafka_bootstrap, service, topic, counting_handler(pool, service, delay=0.05), producer, max_records=30
-    )
+    first = _consumer(kafka, service, counting_handler(pool, service, delay=0.05), producer, max_records=30)
+    second = _consumer(kafka, service, counting_handler(pool, service, delay=0.05), producer, max_records=30)
     tasks = [asyncio.create_task(first.run())]
     try:
         await eventually(lambda: _effects(pool))

@@ -7,21 +7,21 @@ from aiokafka import AIOKafkaProducer
 from messaging import Consumer, KafkaSettings, OutboxRelay, add
 from testkit import eventually, read_topic
 
-from .conftest import decode_as_stock, stock_event
+from .conftest import STOCK, stock_event
 from .effects import counting_handler
 
 
 async def test_outbox_rows_are_published_only_when_their_transaction_commits(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, kafka_bootstrap: str
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka: KafkaSettings, topic: str, kafka_bootstrap: str
 ) -> None:
-    relay = OutboxRelay(pool, producer)
+    relay = OutboxRelay(pool, producer, namespace=kafka.namespace)
     async with pool.acquire() as conn:
         tx = conn.transaction()
         await tx.start()
-        await add(conn, stock_event(1), topic=topic)
+        await add(conn, stock_event(1))
         await tx.rollback()
         async with conn.transaction():
-            await add(conn, stock_event(2), topic=topic)
+            await add(conn, stock_event(2))
     assert await relay.publish_batch() == 1
     assert await relay.publish_batch() == 0
     records = await read_topic(kafka_bootstrap, topic, expect=1)
@@ -32,18 +32,25 @@ async def test_outbox_rows_are_published_only_when_their_transaction_commits(
 
 
 async def test_relay_killed_between_publish_and_mark_loses_nothing_and_the_inbox_drops_the_duplicates(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, service: str, kafka_bootstrap: str, database_url: str
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    kafka: KafkaSettings,
+    topic: str,
+    service: str,
+    kafka_bootstrap: str,
+    database_url: str,
 ) -> None:
     events = [stock_event(n) for n in range(20)]
     async with pool.acquire() as conn, conn.transaction():
         for event in events:
-            await add(conn, event, topic=topic)
+            await add(conn, event)
 
     crashed = await asyncio.create_subprocess_exec(
         sys.executable,
         str(Path(__file__).with_name("relay_process.py")),
         database_url,
         kafka_bootstrap,
+        kafka.namespace,
         stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(crashed.communicate(), timeout=60)
@@ -51,17 +58,12 @@ async def test_relay_killed_between_publish_and_mark_loses_nothing_and_the_inbox
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 20
 
-    assert await OutboxRelay(pool, producer).publish_batch() == 20
+    assert await OutboxRelay(pool, producer, namespace=kafka.namespace).publish_batch() == 20
     published = await read_topic(kafka_bootstrap, topic, expect=40)
     assert len(published) == 40, "the killed relay's batch and the restarted relay's batch"
 
     consumer = Consumer(
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        service=service,
-        group_id=service,
-        routes={topic: counting_handler(pool, service)},
-        producer=producer,
-        decoder=decode_as_stock,
+        kafka, service=service, group_id=service, routes={STOCK: counting_handler(pool, service)}, producer=producer
     )
     task = asyncio.create_task(consumer.run())
     try:

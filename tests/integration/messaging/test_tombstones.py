@@ -7,11 +7,11 @@ import pytest
 from messaging import Consumer, KafkaSettings
 from testkit import eventually, read_topic
 
-from .conftest import decode_as_stock, stock_event
+from .conftest import STOCK, stock_event
 
 
 async def test_a_tombstone_goes_to_its_handler_with_the_key_and_is_committed(
-    producer, topic, service, kafka_bootstrap
+    producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     handled: list[str] = []
     deleted: list[bytes | None] = []
@@ -26,13 +26,12 @@ async def test_a_tombstone_goes_to_its_handler_with_the_key_and_is_committed(
     await producer.send_and_wait(topic, record.value, key=b"SKU-1", headers=record.headers, partition=0)
     await producer.send_and_wait(topic, None, key=b"SKU-1", partition=0)
     consumer = Consumer(
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        kafka,
         service=service,
         group_id=service,
-        routes={topic: on_event},
+        routes={STOCK: on_event},
         producer=producer,
-        decoder=decode_as_stock,
-        tombstones={topic: on_tombstone},
+        tombstones={STOCK: on_tombstone},
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -43,27 +42,20 @@ async def test_a_tombstone_goes_to_its_handler_with_the_key_and_is_committed(
 
     assert handled == ["SKU-1"]
     assert deleted == [b"SKU-1"]
-    assert await read_topic(kafka_bootstrap, contracts.dead_letter_topic(service), expect=0, timeout=1.5) == []
+    assert await read_topic(kafka_bootstrap, dead_letters, expect=0, timeout=1.5) == []
 
 
 async def test_without_a_tombstone_handler_a_null_value_is_still_dead_lettered(
-    producer, topic, service, kafka_bootstrap
+    producer, kafka, topic, service, dead_letters, kafka_bootstrap
 ) -> None:
     async def on_event(event: contracts.CloudEvent) -> None:
         return None
 
     await producer.send_and_wait(topic, None, key=b"SKU-9", partition=0)
-    consumer = Consumer(
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        service=service,
-        group_id=service,
-        routes={topic: on_event},
-        producer=producer,
-        decoder=decode_as_stock,
-    )
+    consumer = Consumer(kafka, service=service, group_id=service, routes={STOCK: on_event}, producer=producer)
     task = asyncio.create_task(consumer.run())
     try:
-        letters = await read_topic(kafka_bootstrap, contracts.dead_letter_topic(service), expect=1)
+        letters = await read_topic(kafka_bootstrap, dead_letters, expect=1)
     finally:
         await consumer.stop()
         await task

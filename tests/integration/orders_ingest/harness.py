@@ -1,4 +1,4 @@
-"""orders-ingest in this process, wired as bootstrap.build wires it, on private topics and a fresh database.
+"""orders-ingest in this process, wired as bootstrap.build wires it, in a private Kafka namespace and a fresh database.
 
 Amazon is the session's sandbox (speed-up 100); the access token comes from the sandbox's LWA endpoint through
 the composition root's token seam instead of connector-auth (the e2e test covers connector-auth).
@@ -23,10 +23,11 @@ import spapi
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from messaging import ensure_topics, namespaced
 from orders_ingest import bootstrap
 from orders_ingest.settings import Settings
-from orders_ingest.sync import Topics, Tuning
-from testkit import create_topics, eventually, read_topic, unique_name
+from orders_ingest.sync import Tuning
+from testkit import eventually, read_topic, unique_name
 from testkit.sandbox import SPEEDUP, Sandbox
 
 ROLES = ("viewer", "operator", "admin")
@@ -55,19 +56,32 @@ def connection_event(connection_id: str, revision: int = 1, status: str = "activ
     return contracts.new_event("connection.updated", data, source="tests", revision=str(revision))
 
 
-@dataclass
-class Topicset:
-    connections: str
-    received: str
-    cancelled: str
+_TOPICS = ("connection.updated", "order.received", "order.cancelled", contracts.dead_letter_topic("orders-ingest"))
 
-    def as_topics(self) -> Topics:
-        return Topics(connections=self.connections, received=self.received, cancelled=self.cancelled)
+
+@dataclass(frozen=True)
+class Topicset:
+    """A test's private Kafka namespace (KAFKA_NAMESPACE) and the wire names of the topics it uses."""
+
+    namespace: str
+
+    @property
+    def connections(self) -> str:
+        return namespaced(self.namespace, "connection.updated")
+
+    @property
+    def received(self) -> str:
+        return namespaced(self.namespace, "order.received")
+
+    @property
+    def cancelled(self) -> str:
+        return namespaced(self.namespace, "order.cancelled")
 
 
 async def make_topics(kafka_bootstrap: str) -> Topicset:
-    names = Topicset(unique_name("conn"), unique_name("received"), unique_name("cancelled"))
-    await create_topics(kafka_bootstrap, [names.connections, names.received, names.cancelled], partitions=3)
+    names = Topicset(unique_name("ns"))
+    wanted = [t for t in contracts.kafka_topics() if t.name in _TOPICS]
+    await ensure_topics(kafka_bootstrap, wanted, namespace=names.namespace)
     return names
 
 
@@ -140,13 +154,13 @@ async def running(
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_namespace=topics.namespace,
         admin_tokens=",".join(f"t-{r}:{r}:{t}" for r, t in tokens.items()),
         connector_auth_url="http://127.0.0.1:9",  # unused: tokens come through the seam
         service_token="unused-service-token-0000",
         buyer_ref_key="test-buyer-ref-key-0123456789",
         spapi_endpoint_url=sandbox.url,
         sandbox_speedup=SPEEDUP,
-        consumer_group=unique_name("orders-ingest-test"),
     )  # type: ignore[call-arg]
     access_token = sandbox.access_token()
     harness = Harness(
@@ -155,7 +169,6 @@ async def running(
     async with bootstrap.build(
         settings,
         token_sources=lambda _connection_id: spapi.StaticTokenSource(access_token),
-        topics=topics.as_topics(),
         tuning=tuning or Tuning(speedup=SPEEDUP),
     ) as service:
         harness.service = service

@@ -8,7 +8,7 @@ from messaging.dead_letter import send_to_dead_letter
 from messaging.inbox import claim
 from messaging.outbox import OutboxRelay, add, add_tombstone
 from messaging.producer import kafka_producer, kafka_reachable
-from messaging.settings import KafkaSettings
+from messaging.settings import KafkaSettings, namespaced
 from messaging.topics import ensure_topics
 
 # Every service applies these (outbox and inbox tables) into its own schema before its own migrations.
@@ -29,5 +29,6 @@ __all__ = [
     "ensure_topics",
     "kafka_producer",
     "kafka_reachable",
+    "namespaced",
     "send_to_dead_letter",
 ]

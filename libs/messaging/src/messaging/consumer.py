@@ -67,6 +67,8 @@ class Consumer:
         self._service = service
         self._group_id = group_id
         self._routes = dict(routes)
+        # Wire name -> registry name: handlers, decoders and metrics only ever see registry names.
+        self._registry_names = {settings.topic(name): name for name in routes}
         self._producer = producer
         self._decode = decoder
         self._max_records = max_records
@@ -92,13 +94,13 @@ class Consumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.bootstrap_servers,
             client_id=f"{self._settings.client_id}-{self._service}",
-            group_id=self._group_id,
+            group_id=self._settings.group(self._group_id),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Skip records of aborted producer transactions, should any producer use them.
             isolation_level="read_committed",
         )
-        consumer.subscribe(list(self._routes), listener=_CommitOnRevoke(self))
+        consumer.subscribe(list(self._registry_names), listener=_CommitOnRevoke(self))
         await consumer.start()
         self._consumer = consumer
         self.running = True
@@ -147,24 +149,31 @@ class Consumer:
                     log.warning("could not commit revoked partitions; their last batch will be redelivered")
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        on_tombstone = self._tombstones.get(record.topic)
+        topic = self._registry_names[record.topic]
+        where = {"topic": topic, "partition": record.partition, "offset": record.offset}
+        on_tombstone = self._tombstones.get(topic)
         if record.value is None and on_tombstone is not None:
             key = record.key
-            await self._with_retries(record, where, lambda: on_tombstone(key), event_id=None)
+            await self._with_retries(record, topic, where, lambda: on_tombstone(key), event_id=None)
             return
         try:
-            event = self._decode(record.topic, record.value or b"", list(record.headers or ()))
+            event = self._decode(topic, record.value or b"", list(record.headers or ()))
         except ContractError as exc:
             log.warning("invalid event sent to the dead-letter topic", extra=where)
-            await send_to_dead_letter(self._producer, self._service, record, "invalid-event", str(exc))
+            await self._dead_letter(record, topic, "invalid-event", str(exc))
             return
-        handler = self._routes[record.topic]
-        await self._with_retries(record, where, lambda: handler(event), event_id=str(event.id))
+        handler = self._routes[topic]
+        await self._with_retries(record, topic, where, lambda: handler(event), event_id=str(event.id))
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], topic: str, reason: str, error: str) -> None:
+        await send_to_dead_letter(
+            self._producer, self._service, record, reason, error, namespace=self._settings.namespace, topic=topic
+        )
 
     async def _with_retries(
         self,
         record: ConsumerRecord[bytes, bytes],
+        topic: str,
         where: dict[str, object],
         call: Callable[[], Awaitable[None]],
         *,
@@ -175,16 +184,16 @@ class Consumer:
                 await call()
             except Rejected as exc:
                 log.warning("event rejected by its handler", extra={**where, "event_id": event_id})
-                await send_to_dead_letter(self._producer, self._service, record, "rejected", str(exc))
+                await self._dead_letter(record, topic, "rejected", str(exc))
                 return
             except Exception:
                 if attempt + 1 == self._retry.attempts:
                     log.exception("handler kept failing; stopping the consumer", extra=where)
                     raise
-                HANDLER_RETRIES.labels(record.topic).inc()
+                HANDLER_RETRIES.labels(topic).inc()
                 await asyncio.sleep(self._retry.delay(attempt))
             else:
-                EVENTS_HANDLED.labels(record.topic).inc()
+                EVENTS_HANDLED.labels(topic).inc()
                 return
 
 

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from contracts import CloudEvent, encode
 
 from messaging.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from messaging.settings import namespaced
 
 log = logging.getLogger(__name__)
 _OUTAGES = (
@@ -28,12 +29,12 @@ _OUTAGES = (
 )
 
 
-async def add(conn: asyncpg.Connection, event: CloudEvent, *, topic: str | None = None) -> None:  # type: ignore[type-arg]
-    """Never commits: the row lands exactly when the caller's change does. `topic` overrides the registry's."""
+async def add(conn: asyncpg.Connection, event: CloudEvent) -> None:  # type: ignore[type-arg]
+    """Never commits: the row lands exactly when the caller's change does. The row keeps the registry topic."""
     record = encode(event)
     await conn.execute(
         "INSERT INTO outbox (topic, key, value, header_keys, header_values, event_id) VALUES ($1, $2, $3, $4, $5, $6)",
-        topic or record.topic,
+        record.topic,
         record.key,
         record.value,
         [k for k, _ in record.headers],
@@ -61,7 +62,9 @@ class OutboxRelay:
         idle_seconds: float = 0.1,
         keep_sent_hours: int = 24,
         after_publish: Callable[[int], Awaitable[None]] | None = None,
+        namespace: str = "",
     ) -> None:
+        """`namespace` is the KafkaSettings' one: rows hold registry topics, the wire gets namespaced names."""
         self._pool = pool
         self._producer = producer
         self._batch_size = batch_size
@@ -69,6 +72,7 @@ class OutboxRelay:
         self._keep_sent_hours = keep_sent_hours
         # Test seam: runs after the broker acknowledged a batch and before it is marked sent.
         self._after_publish = after_publish
+        self._namespace = namespace
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
 
@@ -113,7 +117,7 @@ class OutboxRelay:
                 return 0
             acks = [
                 await self._producer.send(
-                    r["topic"],
+                    namespaced(self._namespace, r["topic"]),
                     value=r["value"],
                     key=r["key"],
                     headers=list(zip(r["header_keys"], r["header_values"], strict=True)),

@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
 
     database_url: SecretStr
     kafka_bootstrap_servers: str
+    # Prefix of every topic and consumer group on the wire (messaging.KafkaSettings.namespace); empty in production.
+    kafka_namespace: str = ""
     admin_host: str = "127.0.0.1"
     admin_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"

@@ -15,7 +15,7 @@ import servicekit
 import spapi
 from fastapi import FastAPI
 
-from connector_auth import admin_routes, connections, internal_api, oauth_routes
+from connector_auth import admin_routes, internal_api, oauth_routes
 from connector_auth.access_tokens import AccessTokens
 from connector_auth.crypto import TokenCipher
 from connector_auth.deadline_watch import DeadlineWatch
@@ -45,10 +45,10 @@ class Service:
 
 
 @asynccontextmanager
-async def build(
-    settings: Settings, *, clock: Callable[[], datetime] = utcnow, connection_topic: str = connections.TOPIC
-) -> AsyncIterator[Service]:
-    kafka = messaging.KafkaSettings(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE)
+async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> AsyncIterator[Service]:
+    kafka = messaging.KafkaSettings(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE, namespace=settings.kafka_namespace
+    )
     cipher = TokenCipher.from_spec(settings.token_encryption_keys)
     signer = Signer(settings.state_signing_key.get_secret_value().encode())
     authenticate = ServiceAuthenticator(parse_service_tokens(settings.service_tokens))
@@ -58,7 +58,7 @@ async def build(
         messaging.kafka_producer(kafka) as producer,
         httpx.AsyncClient(timeout=30.0) as http,
     ):
-        relay = messaging.OutboxRelay(pool, producer)
+        relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         lwa = spapi.LwaClient(http, credentials, token_url=settings.lwa_token_url)
         deps = Deps(
             pool=pool,
@@ -76,7 +76,6 @@ async def build(
             spapi_endpoint_url=settings.spapi_endpoint_url,
             client_secret_rotated_at=settings.client_secret_rotated_at,
             published=relay.wake,
-            connection_topic=connection_topic,
         )
         app = servicekit.create_admin_app(
             SERVICE,

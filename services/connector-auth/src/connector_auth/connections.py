@@ -119,9 +119,9 @@ async def _publish(deps: Deps, conn: asyncpg.Connection, c: Connection, *, tombs
     )
     await repository.update_connection(conn, c)
     event = new_event(TOPIC, payload(deps, c, warnings), source=SOURCE, revision=str(c.revision), time=c.updated_at)
-    await messaging.add(conn, event, topic=deps.connection_topic)
+    await messaging.add(conn, event)
     if tombstone:
-        await messaging.add_tombstone(conn, deps.connection_topic, c.id.encode())
+        await messaging.add_tombstone(conn, TOPIC, c.id.encode())
     return c
 
 

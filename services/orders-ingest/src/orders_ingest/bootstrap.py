@@ -7,23 +7,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import messaging
 import servicekit
 import spapi
-from contracts import CloudEvent, decode
 from fastapi import FastAPI
 
 from orders_ingest import admin, handlers
 from orders_ingest.notifications import NotificationIntake
 from orders_ingest.settings import Settings
-from orders_ingest.sync import AmazonClients, RetentionJob, Scheduler, SyncEngine, Topics, Tuning
+from orders_ingest.sync import AmazonClients, RetentionJob, Scheduler, SyncEngine, Tuning
 
 SERVICE = "orders-ingest"
 SCHEMA = "orders_ingest"
+CONNECTIONS = "connection.updated"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
@@ -49,13 +48,13 @@ async def build(
     settings: Settings,
     *,
     token_sources: TokenSources | None = None,
-    topics: Topics | None = None,
     tuning: Tuning | None = None,
 ) -> AsyncIterator[Service]:
-    """`token_sources` and `topics` are test seams; production gets tokens from connector-auth's token API."""
+    """`token_sources` is a test seam; production gets tokens from connector-auth's token API."""
     tuning = tuning or Tuning(speedup=settings.sandbox_speedup)
-    topics = topics or Topics()
-    kafka = messaging.KafkaSettings(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE)
+    kafka = messaging.KafkaSettings(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE, namespace=settings.kafka_namespace
+    )
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
@@ -75,11 +74,10 @@ async def build(
                 max_attempts=5, base_delay=0.5 / speedup, max_delay=30.0 / speedup, max_retry_after=120.0 / speedup
             ),
         )
-        relay = messaging.OutboxRelay(pool, producer)
+        relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         engine = SyncEngine(
             pool=pool,
             clients=clients,
-            topics=topics,
             tuning=tuning,
             buyer_ref_key=settings.buyer_ref_key.get_secret_value().encode(),
             published=relay.wake,
@@ -87,25 +85,20 @@ async def build(
         scheduler = Scheduler(pool, engine, tuning)
         retention = RetentionJob(pool, tuning)
 
-        def decode_connection(topic: str, value: bytes, headers: list[tuple[str, bytes]]) -> CloudEvent[Any]:
-            # The topic may be a test's private copy; its payload is always connection.updated's.
-            return decode("connection.updated", value, headers)
-
         consumer = messaging.Consumer(
             kafka,
             service=SERVICE,
             group_id=settings.consumer_group,
             routes={
-                topics.connections: partial(
+                CONNECTIONS: partial(
                     handlers.apply_connection,
                     pool=pool,
                     initial_lookback=tuning.initial_lookback,
                     changed=scheduler.wake,
                 )
             },
-            tombstones={topics.connections: partial(handlers.remove_connection, pool=pool)},
+            tombstones={CONNECTIONS: partial(handlers.remove_connection, pool=pool)},
             producer=producer,
-            decoder=decode_connection,
         )
         intake = NotificationIntake(pool, queued=scheduler.wake)
         app = servicekit.create_admin_app(

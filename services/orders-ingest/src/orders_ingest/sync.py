@@ -39,15 +39,6 @@ AMAZON_VISIBILITY_LAG = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Topics:
-    """Where events go and where connections come from; tests point these at private topics."""
-
-    connections: str = "connection.updated"
-    received: str = RECEIVED
-    cancelled: str = CANCELLED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Tuning:
     """Timing of the sync. `speedup` > 1 only against a sped-up sandbox: every duration is divided by it."""
 
@@ -126,14 +117,12 @@ class SyncEngine:
         *,
         pool: asyncpg.Pool,
         clients: AmazonClients,
-        topics: Topics,
         tuning: Tuning,
         buyer_ref_key: bytes,
         published: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
         self._clients = clients
-        self._topics = topics
         self._tuning = tuning
         self._buyer_ref_key = buyer_ref_key
         self._published = published
@@ -397,7 +386,7 @@ class SyncEngine:
             )
             if earlier is None:
                 await repository.claim_revision(conn, seller, order_id, CANCELLED, revision, event.id, run.id)
-            await messaging.add(conn, event, topic=self._topics.cancelled)
+            await messaging.add(conn, event)
             await self._save(conn, connection, order, status=OrderStatus.CANCELED.value)
             return "published"
 
@@ -409,12 +398,12 @@ class SyncEngine:
         payload = domain.order_received(order, connection, self._buyer_ref_key)
         event = new_event(RECEIVED, payload, source=SERVICE, revision=revision, time=order.last_updated_time)
         if await repository.claim_revision(conn, seller, order_id, RECEIVED, revision, event.id, run.id):
-            await messaging.add(conn, event, topic=self._topics.received)
+            await messaging.add(conn, event)
             await self._save(conn, connection, order, status=payload.status.value)
             return "published"
         if run.replay:
             # Same revision, same event id: a consumer that lost its copy gets it again, others drop it.
-            await messaging.add(conn, event, topic=self._topics.received)
+            await messaging.add(conn, event)
             return "published"
         return "unchanged"
 
