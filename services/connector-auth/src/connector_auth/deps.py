@@ -8,18 +8,15 @@ from datetime import datetime
 
 import asyncpg
 import httpx
+import marketplaces
 import spapi
 
 from connector_auth.access_tokens import AccessTokens
 from connector_auth.crypto import TokenCipher
 from connector_auth.oauth_state import Signer
 
-# Seller Central hosts per region (spapi-brief §1); SELLER_CENTRAL_URL overrides them (e.g. the sandbox).
-SELLER_CENTRAL = {
-    "NA": "https://sellercentral.amazon.com",
-    "EU": "https://sellercentral-europe.amazon.com",
-    "FE": "https://sellercentral.amazon.co.jp",
-}
+# Seller Central hosts per region, from the marketplaces lib; SELLER_CENTRAL_URL overrides them (e.g. the sandbox).
+SELLER_CENTRAL = {region.value: region.seller_central for region in marketplaces.Region}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +37,8 @@ class Deps:
     client_secret_rotated_at: datetime | None
     # Called after a commit that wrote outbox rows, so the relay publishes at once instead of polling.
     published: Callable[[], None]
+    # The registry's `connection.updated`; tests route it to a topic of their own.
+    connection_topic: str = "connection.updated"
 
     @property
     def redirect_uri(self) -> str:
