@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from typing import Any
 
 import httpx
 import pytest
+import spapi
+from connector_auth import connections
 
 from .harness import ADMIN_TOKENS, Running
 
@@ -170,3 +175,27 @@ async def test_admin_actions_are_audited_by_name(svc: Running) -> None:
         ("settings.updated", "operator-user"),
     ]
     assert trail[0]["details"] == {"fields": ["product_code"]}
+
+
+async def test_test_connection_answers_429_with_retry_after_once_amazons_quota_is_spent(svc: Running) -> None:
+    active = (await svc.connect())["id"]
+    plan = spapi.DEFAULT_RATE_LIMITS["sellers.getMarketplaceParticipations"]
+    burst = plan.burst
+    # The sandbox refills at 100x Amazon's 0.016/s: a queue of a few seconds needs more callers than the burst.
+    callers = burst + 15
+
+    async def timed(operator: httpx.AsyncClient) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        response = await operator.post(f"/admin/connections/{active}/test")
+        return response, time.monotonic() - started
+
+    async with svc.admin("operator") as operator:
+        answers = await asyncio.gather(*(timed(operator) for _ in range(callers)))
+    statuses = [r.status_code for r, _ in answers]
+    refused = [(r, took) for r, took in answers if r.status_code == 429]
+    assert set(statuses) == {200, 429} and statuses.count(200) >= burst, statuses
+    for response, took in refused:
+        assert took < connections.ADMIN_MAX_WAIT + 2
+        # Past the bounded wait: the next token is further away than ADMIN_MAX_WAIT (at most the whole queue's time).
+        assert connections.ADMIN_MAX_WAIT < int(response.headers["retry-after"]) <= math.ceil(callers / plan.rate)
+        assert "rate limit" in response.json()["detail"]

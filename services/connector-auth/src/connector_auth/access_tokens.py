@@ -1,4 +1,4 @@
-"""Short-lived LWA access tokens per connection: cached in memory, renewed ahead of expiry, one renewal at a time.
+"""Short-lived LWA access tokens per connection: spapi's caching token source over the stored refresh tokens.
 
 Access tokens never touch the database or Kafka (infra-notes §6.3); refresh tokens are decrypted only for
 the moment of a refresh-token grant. The lock is per connection and per process: with N replicas a
@@ -7,11 +7,11 @@ connection sees at most N renewals per hour.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import spapi
@@ -46,6 +46,8 @@ class AccessToken:
 
 
 class AccessTokens:
+    """One spapi.CachingTokenSource per connection, fetching with the connection's stored refresh token."""
+
     def __init__(
         self,
         *,
@@ -60,38 +62,35 @@ class AccessTokens:
         self._lwa = lwa
         self._clock = clock
         self._margin = margin
-        self._cache: dict[str, AccessToken] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        # Bumped by invalidate(): a renewal that started before it must not repopulate the cache.
-        self._generation: dict[str, int] = {}
+        self._sources: dict[str, spapi.CachingTokenSource] = {}
+
+    def source(self, connection_id: str) -> spapi.CachingTokenSource:
+        """The connection's token source: spapi's TokenSource for connector-auth's own calls (test connection)."""
+        found = self._sources.get(connection_id)
+        if found is None:
+            found = spapi.CachingTokenSource(
+                partial(self._renew, connection_id),
+                refresh_margin=self._margin.total_seconds(),
+                clock=lambda: self._clock().timestamp(),
+            )
+            self._sources[connection_id] = found
+        return found
 
     async def get(self, connection_id: str) -> AccessToken:
-        token = self._fresh(connection_id)
-        if token is not None:
-            return token
-        lock = self._locks.setdefault(connection_id, asyncio.Lock())
-        async with lock:
-            token = self._fresh(connection_id)
-            if token is not None:
-                return token
-            generation = self._generation.get(connection_id, 0)
-            token = await self._renew(connection_id)
-            if self._generation.get(connection_id, 0) == generation:
-                self._cache[connection_id] = token
-            return token
+        token = await self.source(connection_id).token()
+        return AccessToken(
+            value=token.value,
+            expires_at=datetime.fromtimestamp(token.expires_at, UTC),
+            renew_at=datetime.fromtimestamp(token.renew_at, UTC),
+        )
 
     def invalidate(self, connection_id: str) -> None:
-        """After re-consent, disconnect or a token Amazon rejected: the next caller renews."""
-        self._cache.pop(connection_id, None)
-        self._generation[connection_id] = self._generation.get(connection_id, 0) + 1
+        """After re-consent or disconnect: the next caller renews, and a renewal under way is not cached."""
+        source = self._sources.get(connection_id)
+        if source is not None:
+            source.invalidate()
 
-    def _fresh(self, connection_id: str) -> AccessToken | None:
-        token = self._cache.get(connection_id)
-        if token is None or self._clock() >= token.renew_at:
-            return None
-        return token
-
-    async def _renew(self, connection_id: str) -> AccessToken:
+    async def _renew(self, connection_id: str) -> tuple[SecretStr, float]:
         async with self._pool.acquire() as conn:
             sealed = await repository.load_refresh_token(conn, connection_id)
             region = await conn.fetchval("SELECT region FROM connections WHERE id = $1", connection_id)
@@ -108,26 +107,5 @@ class AccessTokens:
             REFRESHES.labels("failed").inc()
             raise
         REFRESHES.labels("ok").inc()
-        now = self._clock()
-        lifetime = timedelta(seconds=tokens.expires_in)
-        # A short-lived token (a sandbox's) is renewed at half its life at the latest.
-        margin = min(self._margin, lifetime / 2)
         log.info("access token renewed", extra={"connection_id": connection_id, "expires_in": tokens.expires_in})
-        return AccessToken(value=tokens.access_token, expires_at=now + lifetime, renew_at=now + lifetime - margin)
-
-
-class ConnectionTokenSource:
-    """spapi's TokenSource over the cache, for connector-auth's own calls (test connection)."""
-
-    def __init__(self, tokens: AccessTokens, connection_id: str) -> None:
-        self._tokens = tokens
-        self._connection_id = connection_id
-
-    async def access_token(self) -> str:
-        return (await self._tokens.get(self._connection_id)).value.get_secret_value()
-
-    def invalidate(self, token: str) -> None:
-        self._tokens.invalidate(self._connection_id)
-
-    def __repr__(self) -> str:
-        return f"ConnectionTokenSource(connection_id={self._connection_id!r})"
+        return tokens.access_token, self._clock().timestamp() + tokens.expires_in

@@ -7,6 +7,7 @@ consent flows, issues and revokes setup links, disconnects and re-encrypts refre
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -234,11 +235,13 @@ def router(deps: Deps) -> APIRouter:
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become 4xx/502 with a message; validation errors name each field."""
 
-    def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
+    def problem(
+        status: int, detail: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
         body: dict[str, Any] = {"detail": detail}
         if errors is not None:
             body["errors"] = errors
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def not_found(_: Request, exc: Exception) -> JSONResponse:
         return problem(404, str(exc))
@@ -249,6 +252,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, settings_rules.InvalidSettings)
         return problem(422, f"invalid input: {exc}", exc.errors)
+
+    async def throttled(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, connections.Throttled)
+        return problem(429, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
 
     async def upstream(_: Request, exc: Exception) -> JSONResponse:
         return problem(502, str(exc))
@@ -270,6 +277,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(connections.Conflict, conflict)
     app.add_exception_handler(settings_rules.InvalidSettings, invalid)
     app.add_exception_handler(connections.UpstreamFailed, upstream)
+    app.add_exception_handler(connections.Throttled, throttled)
     # spapi's errors name the operation, status and Amazon's codes only, never a token.
     app.add_exception_handler(spapi.SpApiError, upstream)
     app.add_exception_handler(RequestValidationError, request_invalid)

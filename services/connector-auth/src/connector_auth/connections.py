@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from connector_auth import deadlines, oauth_state, repository, settings_rules
-from connector_auth.access_tokens import AccessToken, ConnectionTokenSource, NoRefreshToken, RefreshRefused
+from connector_auth.access_tokens import AccessToken, NoRefreshToken, RefreshRefused
 from connector_auth.crypto import Sealed, refresh_token_aad
 from connector_auth.deps import Deps
 from connector_auth.repository import Connection
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 SOURCE = "connector-auth"
 REGIONS = ("NA", "EU", "FE")
 TOPIC = "connection.updated"
+# How long an admin request waits for a rate-limit token of Amazon's before it answers 429.
+ADMIN_MAX_WAIT = 3.0
 
 CALLBACKS = Counter("connector_auth_oauth_callbacks_total", "OAuth callbacks by outcome", ["outcome"])
 ISSUED = Counter("connector_auth_access_tokens_issued_total", "Access tokens handed to services", ["service"])
@@ -52,6 +55,14 @@ class AuthorizationRefused(Exception):
 
 class UpstreamFailed(Exception):
     """Amazon could not be reached or answered with an error we cannot act on."""
+
+
+class Throttled(Exception):
+    """Amazon's quota for the operation is spent for now; `retry_after` seconds until the next call can go."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Amazon's rate limit for this call is spent; retry in {math.ceil(retry_after)} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -516,14 +527,17 @@ async def test_connection(deps: Deps, actor: Actor, connection_id: str) -> dict[
     client = spapi.SpApiClient(
         endpoint=deps.spapi_endpoint(c.region),
         selling_partner_id=c.selling_partner_id,
-        token_source=ConnectionTokenSource(deps.access_tokens, c.id),
+        token_source=deps.access_tokens.source(c.id),
         http=deps.http,
         limiter=deps.limiter,
     )
     error: str | None = None
     participations: list[spapi.MarketplaceParticipation] = []
     try:
-        participations = await client.sellers.get_marketplace_participations()
+        # A person is waiting: past a few seconds, Throttled (429 + Retry-After) instead of a hung request.
+        participations = await client.sellers.get_marketplace_participations(max_wait=ADMIN_MAX_WAIT)
+    except spapi.RateLimited as exc:
+        raise Throttled(exc.retry_after) from None
     except NoRefreshToken:
         error = "no consent stored"
     except RefreshRefused:
