@@ -69,7 +69,7 @@ def settings(**changes: Any) -> ConnectionSettingsV1:
 def connection(**changes: Any) -> domain.Connection:
     return domain.Connection(
         connection_id="conn-us-acme", status=ConnectionStatus.ACTIVE, region="NA", marketplace_ids=["ATVPDKIKX0DER"],
-        selling_partner_id="A3EXAMPLE8SELLER", settings=settings(**changes),
+        selling_partner_id="A3EXAMPLE8SELLER", settings=settings(**changes), revision=1,
     )  # fmt: skip
 
 

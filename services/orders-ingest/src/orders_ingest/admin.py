@@ -193,5 +193,5 @@ async def _active_connection(conn: asyncpg.Connection, connection_id: str) -> No
     connection = await repository.connection(conn, connection_id)
     if connection is None:
         raise HTTPException(404, "unknown connection")
-    if not connection.pollable:
+    if not connection.callable:
         raise HTTPException(409, f"connection is {connection.status.value}; only active connections sync")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import messaging
+import sellers
 import servicekit
 import spapi
 from fastapi import FastAPI
@@ -18,17 +19,16 @@ from fastapi import FastAPI
 from orders_ingest import admin, handlers
 from orders_ingest.notifications import NotificationIntake
 from orders_ingest.settings import Settings
-from orders_ingest.sync import AmazonClients, RetentionJob, Scheduler, SyncEngine, Tuning
+from orders_ingest.sync import RetentionJob, Scheduler, SyncEngine, Tuning
 
 SERVICE = "orders-ingest"
 SCHEMA = "orders_ingest"
-CONNECTIONS = "connection.updated"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
+    # After our own: our 0001 created `connections` before the lib did; the lib's 0001 adopts it (its README).
+    servicekit.MigrationSource("sellers", sellers.MIGRATIONS_DIR),
 ]
-
-TokenSources = Callable[[str], spapi.TokenSource]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,7 +47,7 @@ class Service:
 async def build(
     settings: Settings,
     *,
-    token_sources: TokenSources | None = None,
+    token_sources: spapi.TokenSources | None = None,
     tuning: Tuning | None = None,
 ) -> AsyncIterator[Service]:
     """`token_sources` is a test seam; production gets tokens from connector-auth's token API."""
@@ -64,15 +64,8 @@ async def build(
             token_sources = spapi.ConnectorAuthTokens(
                 http, settings.connector_auth_url, settings.service_token
             ).for_connection
-        speedup = tuning.speedup
-        clients = AmazonClients(
-            http=http,
-            token_sources=token_sources,
-            endpoint_override=settings.spapi_endpoint_url,
-            limiter=spapi.RateLimiter(rate_scale=speedup),
-            retry=spapi.RetryPolicy(
-                max_attempts=5, base_delay=0.5 / speedup, max_delay=30.0 / speedup, max_retry_after=120.0 / speedup
-            ),
+        clients = spapi.SpApiClients(
+            http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=tuning.speedup
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         engine = SyncEngine(
@@ -85,19 +78,18 @@ async def build(
         scheduler = Scheduler(pool, engine, tuning)
         retention = RetentionJob(pool, tuning)
 
+        # A tombstone deletes the connection and, by cascade, its schedule; orders and sync history stay.
+        projection = sellers.consumer_routes(
+            pool,
+            on_saved=partial(handlers.connection_saved, initial_lookback=tuning.initial_lookback),
+            changed=scheduler.wake,
+        )
         consumer = messaging.Consumer(
             kafka,
             service=SERVICE,
             group_id=settings.consumer_group,
-            routes={
-                CONNECTIONS: partial(
-                    handlers.apply_connection,
-                    pool=pool,
-                    initial_lookback=tuning.initial_lookback,
-                    changed=scheduler.wake,
-                )
-            },
-            tombstones={CONNECTIONS: partial(handlers.remove_connection, pool=pool)},
+            routes=projection.routes,
+            tombstones=projection.tombstones,
             producer=producer,
         )
         intake = NotificationIntake(pool, queued=scheduler.wake)

@@ -17,7 +17,6 @@ from typing import Any
 import spapi
 from contracts import (
     ConnectionSettingsV1,
-    ConnectionStatus,
     FulfillmentChannel,
     Money,
     OrderCancelledV1,
@@ -30,6 +29,7 @@ from contracts import (
     ShipServiceLevelCategory,
 )
 from pydantic import ValidationError
+from sellers import Connection
 
 # Amazon's v2026-01-01 fulfillment status -> the v0 spelling our contracts (and ORDER_CHANGE) use.
 STATUS_V0: dict[str, OrderStatus] = {
@@ -71,20 +71,6 @@ class Decision(StrEnum):
     IMPORT = "import"
     CANCEL = "cancel"
     SKIP = "skip"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Connection:
-    connection_id: str
-    status: ConnectionStatus
-    region: str
-    marketplace_ids: list[str]
-    selling_partner_id: str | None
-    settings: ConnectionSettingsV1
-
-    @property
-    def pollable(self) -> bool:
-        return self.status == ConnectionStatus.ACTIVE and self.selling_partner_id is not None
 
 
 # --- what to import ----------------------------------------------------------------------------------

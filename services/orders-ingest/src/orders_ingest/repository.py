@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from contracts import ConnectionSettingsV1, ConnectionStatus, ConnectionUpdatedV1
-
-from orders_ingest.domain import Connection
+import sellers
+from sellers import Connection
 
 MAX_ERROR_TEXT = 1000
 
@@ -60,29 +59,6 @@ async def unlock(conn: asyncpg.Connection, key: int) -> None:
 # --- connections and schedules -----------------------------------------------------------------------
 
 
-async def save_connection(conn: asyncpg.Connection, data: ConnectionUpdatedV1) -> bool:
-    """Keeps the highest revision; False when this one is not newer than what we have."""
-    row = await conn.fetchval(
-        """INSERT INTO connections (connection_id, revision, status, region, marketplace_ids, selling_partner_id,
-                                    settings, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())
-           ON CONFLICT (connection_id) DO UPDATE SET
-               revision = excluded.revision, status = excluded.status, region = excluded.region,
-               marketplace_ids = excluded.marketplace_ids, selling_partner_id = excluded.selling_partner_id,
-               settings = excluded.settings, updated_at = now()
-           WHERE connections.revision < excluded.revision
-           RETURNING 1""",
-        data.connection_id,
-        data.revision,
-        data.status.value,
-        str(data.region),
-        list(data.marketplace_ids),
-        data.selling_partner_id,
-        data.settings.model_dump_json(),
-    )
-    return row is not None
-
-
 async def ensure_schedule(conn: asyncpg.Connection, connection_id: str, start_from: datetime) -> None:
     await conn.execute(
         """INSERT INTO schedules (connection_id, watermark, next_poll_at, cancel_watermark, next_cancel_check_at)
@@ -92,25 +68,9 @@ async def ensure_schedule(conn: asyncpg.Connection, connection_id: str, start_fr
     )
 
 
-async def delete_connection(conn: asyncpg.Connection, connection_id: str) -> None:
-    # Schedules go with it (cascade); orders, published revisions and sync history stay.
-    await conn.execute("DELETE FROM connections WHERE connection_id = $1", connection_id)
-
-
-def _connection(row: asyncpg.Record) -> Connection:
-    return Connection(
-        connection_id=row["connection_id"],
-        status=ConnectionStatus(row["status"]),
-        region=row["region"],
-        marketplace_ids=list(row["marketplace_ids"]),
-        selling_partner_id=row["selling_partner_id"],
-        settings=ConnectionSettingsV1.model_validate_json(row["settings"]),
-    )
-
-
-async def connection(conn: asyncpg.Connection, connection_id: str) -> Connection | None:
-    row = await conn.fetchrow("SELECT * FROM connections WHERE connection_id = $1", connection_id)
-    return _connection(row) if row else None
+# The connections table is the sellers lib's (its projection keeps it); these names read it for our callers.
+connection = sellers.connection
+connections_of_seller = sellers.active_connections_of_seller
 
 
 async def connections(conn: asyncpg.Connection) -> list[tuple[Connection, Schedule | None]]:
@@ -118,15 +78,7 @@ async def connections(conn: asyncpg.Connection) -> list[tuple[Connection, Schedu
         """SELECT c.*, s.watermark, s.next_poll_at, s.cancel_watermark, s.next_cancel_check_at, s.failures
            FROM connections c LEFT JOIN schedules s USING (connection_id) ORDER BY c.connection_id"""
     )
-    return [(_connection(r), _schedule(r) if r["watermark"] is not None else None) for r in rows]
-
-
-async def connections_of_seller(conn: asyncpg.Connection, selling_partner_id: str) -> list[Connection]:
-    rows = await conn.fetch(
-        "SELECT * FROM connections WHERE selling_partner_id = $1 AND status = 'active' ORDER BY connection_id",
-        selling_partner_id,
-    )
-    return [_connection(r) for r in rows]
+    return [(Connection.from_row(r), _schedule(r) if r["watermark"] is not None else None) for r in rows]
 
 
 def _schedule(row: asyncpg.Record) -> Schedule:

@@ -60,43 +60,6 @@ class Tuning:
         return duration / self.speedup
 
 
-class AmazonClients:
-    """One SpApiClient per connection, sharing the process's HTTP client, rate limiter and retry policy."""
-
-    def __init__(
-        self,
-        *,
-        http: httpx.AsyncClient,
-        token_sources: Callable[[str], spapi.TokenSource],
-        endpoint_override: str | None,
-        limiter: spapi.RateLimiter,
-        retry: spapi.RetryPolicy,
-    ) -> None:
-        self._http = http
-        self._token_sources = token_sources
-        self._endpoint_override = endpoint_override
-        self.limiter = limiter
-        self._retry = retry
-        self._clients: dict[str, tuple[tuple[str, str], spapi.SpApiClient]] = {}
-
-    def for_connection(self, connection: Connection) -> spapi.SpApiClient:
-        assert connection.selling_partner_id is not None
-        identity = (connection.selling_partner_id, connection.region)
-        cached = self._clients.get(connection.connection_id)
-        if cached is not None and cached[0] == identity:
-            return cached[1]
-        client = spapi.SpApiClient(
-            endpoint=spapi.endpoint_for(spapi.Region(connection.region), self._endpoint_override),
-            selling_partner_id=connection.selling_partner_id,
-            token_source=self._token_sources(connection.connection_id),
-            http=self._http,
-            limiter=self.limiter,
-            retry=self._retry,
-        )
-        self._clients[connection.connection_id] = (identity, client)
-        return client
-
-
 @dataclass(slots=True)
 class Counts:
     fetched: int = 0
@@ -116,7 +79,7 @@ class SyncEngine:
         self,
         *,
         pool: asyncpg.Pool,
-        clients: AmazonClients,
+        clients: spapi.SpApiClients,
         tuning: Tuning,
         buyer_ref_key: bytes,
         published: Callable[[], None] = lambda: None,
@@ -153,7 +116,7 @@ class SyncEngine:
     async def _next_run(self, connection_id: str, lane: str) -> tuple[repository.Run | None, Connection | None]:
         async with self._pool.acquire() as conn, conn.transaction():
             connection = await repository.connection(conn, connection_id)
-            if connection is None or not connection.pollable:
+            if connection is None or not connection.callable:
                 return None, None
             if lane == "notify":
                 order_ids = await repository.pending_notification_orders(
