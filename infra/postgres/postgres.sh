@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs a private PostgreSQL 15 cluster for local runs and tests: `postgres.sh start|stop|status|url`.
+# Runs a private PostgreSQL 15 cluster for local runs and tests: `postgres.sh start|stop|status|url|destroy`.
 # Idempotent: start reuses a running cluster and (re)creates the project's role and database if missing.
+# `destroy` stops the cluster and removes its data directory; it only acts on a PG_DATA_DIR given by the caller
+# (a test's private cluster), never on the local one that `make up` and `make test` share.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -11,6 +13,21 @@ db=${PG_DATABASE:-connector}
 password=${PG_PASSWORD:-connector-local}
 bindir=$(dirname "$(readlink -f "$(command -v pg_ctl || echo /usr/lib/postgresql/15/bin/pg_ctl)")")
 [ -x "$bindir/pg_ctl" ] || bindir=/usr/lib/postgresql/15/bin
+
+# A new machine may have the PostgreSQL client but not the server: install Debian's (the cluster we run is our own).
+install_server() {
+  [ -x "$bindir/initdb" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "postgres: installing postgresql-15 from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+    bindir=/usr/lib/postgresql/15/bin
+  fi
+  [ -x "$bindir/initdb" ] || { echo "postgres: no PostgreSQL 15 server (initdb); install postgresql-15" >&2; exit 1; }
+}
+
+# Before the data directory is chosen below: installing creates the postgres account that the choice asks about.
+if [ "${1:-start}" = start ]; then install_server; fi
 
 # initdb and pg_ctl refuse to run as root: run them as the postgres account, with data it can reach.
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -52,10 +69,19 @@ stop() {
   if running; then as_owner "$bindir/pg_ctl" -D "$datadir" -m fast -w stop >/dev/null; echo "postgres: stopped"; else echo "postgres: not running"; fi
 }
 
+destroy() {
+  if [ -z "${PG_DATA_DIR:-}" ]; then echo "postgres: destroy needs PG_DATA_DIR (it never removes the local cluster)" >&2; exit 2; fi
+  if [ -d "$datadir" ]; then stop; fi
+  # The data may sit in the /tmp fallback above rather than under PG_DATA_DIR: remove whichever was used.
+  rm -rf "$datadir"
+  echo "postgres: removed $datadir"
+}
+
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) if running; then echo "postgres: running on 127.0.0.1:$port"; else echo "postgres: stopped"; exit 1; fi ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+  destroy) destroy ;;
+  *) echo "usage: $0 start|stop|status|url|destroy" >&2; exit 2 ;;
 esac

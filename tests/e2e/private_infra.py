@@ -2,54 +2,34 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit import PrivateKafka, PrivatePostgres, free_port, private_kafka, private_postgres
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["PrivateInfra", "free_port", "private_infra"]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class PrivateInfra:
-    root: Path
-    workdir: Path
-    kafka_port: int
-    controller_port: int
-    pg_port: int
-
-    @classmethod
-    def create(cls, root: Path, workdir: Path) -> PrivateInfra:
-        return cls(root, workdir, free_port(), free_port(), free_port())
-
-    def _env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KAFKA_CACHE_DIR": str(self.workdir / "kafka"),
-            "KAFKA_PORT": str(self.kafka_port),
-            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
-            "PG_DATA_DIR": str(self.workdir / "postgres"),
-            "PG_PORT": str(self.pg_port),
-        }
-
-    def _run(self, script: str, command: str) -> str:
-        done = subprocess.run(
-            [str(self.root / "infra" / script), command], env=self._env(), capture_output=True, text=True, timeout=180
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout.strip()
+    broker: PrivateKafka
+    cluster: PrivatePostgres
 
     def kafka(self, command: str) -> str:
-        return self._run("kafka/kafka.sh", command)
+        return self.broker.run(command)
 
     def postgres(self, command: str) -> str:
-        return self._run("postgres/postgres.sh", command)
+        return self.cluster.run(command)
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return self.broker.bootstrap
+
+
+@contextmanager
+def private_infra(repo_root: Path) -> Iterator[PrivateInfra]:
+    """Both started; on exit both stopped and their data removed (testkit.private)."""
+    with private_kafka(repo_root) as broker, private_postgres(repo_root) as cluster:
+        yield PrivateInfra(broker, cluster)

@@ -12,20 +12,16 @@ import httpx
 import pytest
 from testkit import eventually
 
-from .private_infra import PrivateInfra, free_port
+from .private_infra import PrivateInfra, free_port, private_infra
 from .test_connect_seller import secret_env
 
 SERVICES = ["orders_ingest", "stock_publisher", "shipment_relay", "pii_redactor", "connector_auth"]
 
 
 @pytest.fixture
-def private(repo_root: Path, tmp_path: Path) -> Iterator[PrivateInfra]:
-    infra = PrivateInfra.create(repo_root, tmp_path)
-    infra.kafka("start")
-    infra.postgres("start")
-    yield infra
-    infra.kafka("stop")
-    infra.postgres("stop")
+def private(repo_root: Path) -> Iterator[PrivateInfra]:
+    with private_infra(repo_root) as infra:
+        yield infra
 
 
 async def _status(url: str) -> int | None:

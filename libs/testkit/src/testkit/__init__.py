@@ -2,6 +2,18 @@
 
 from testkit.infra import InfrastructureMissing
 from testkit.kafka import create_topics, read_topic, unique_name
+from testkit.private import PrivateKafka, PrivatePostgres, free_port, private_kafka, private_postgres
 from testkit.waiting import eventually
 
-__all__ = ["InfrastructureMissing", "create_topics", "eventually", "read_topic", "unique_name"]
+__all__ = [
+    "InfrastructureMissing",
+    "PrivateKafka",
+    "PrivatePostgres",
+    "create_topics",
+    "eventually",
+    "free_port",
+    "private_kafka",
+    "private_postgres",
+    "read_topic",
+    "unique_name",
+]
