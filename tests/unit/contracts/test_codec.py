@@ -1,4 +1,5 @@
 import json
+import random
 
 import pytest
 from contracts import (
@@ -89,6 +90,49 @@ def test_invalid_utf8_is_a_contract_error():
 def test_json_that_is_not_an_object_is_rejected():
     with pytest.raises(ContractError, match="must be a JSON object"):
         decode("stock.changed", b"[1, 2]")
+
+
+@pytest.mark.parametrize("value", [b"[" * 200_000, b'{"a":' * 100_000, b"[" * 5_000 + b"]" * 5_000])
+def test_deeply_nested_json_is_a_contract_error_not_a_recursion_error(value):
+    with pytest.raises(ContractError, match=r"nested too deeply|must be a JSON object"):
+        decode("connection.updated", value)
+
+
+def test_deep_nesting_inside_a_valid_envelope_is_a_contract_error():
+    body = json.loads(encode(example_event("stock.changed")).value)
+    deep: object = "x"
+    for _ in range(900):
+        deep = [deep]
+    body["data"]["sku"] = deep
+    with pytest.raises(ContractError, match="sku"):
+        decode("stock.changed", json.dumps(body).encode())
+
+
+def test_a_number_too_long_to_convert_is_a_contract_error():
+    with pytest.raises(ContractError, match="not valid JSON"):
+        decode("stock.changed", b'{"specversion": ' + b"1" * 5_000 + b"}")
+
+
+def test_a_header_without_a_value_is_a_contract_error():
+    record = encode(example_event("stock.changed"))
+    with pytest.raises(ContractError, match="ce_id"):
+        decode("stock.changed", record.value, [("ce_id", None)])  # type: ignore[list-item]
+
+
+def test_mangled_bytes_only_ever_raise_contract_errors():
+    """Truncations and byte flips of a valid value: whatever decode meets, it answers ContractError or an event."""
+    rng = random.Random(9)
+    valid = encode(example_event("order.received")).value
+    assert valid is not None
+    for _ in range(2_000):
+        mangled = bytearray(valid[: rng.randrange(len(valid) + 1)])
+        for _ in range(rng.randrange(4)):
+            if mangled:
+                mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        try:
+            decode("order.received", bytes(mangled))
+        except ContractError:
+            pass
 
 
 def _body(topic: str, **changes: object) -> dict:

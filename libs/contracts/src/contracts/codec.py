@@ -7,6 +7,7 @@ without parsing the value; the value stays authoritative and `decode` rejects he
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,12 +71,15 @@ def tombstone(topic: str, key: str) -> KafkaRecord:
     return KafkaRecord(topic=topic, key=key.encode(), value=None, headers=[])
 
 
-def decode(topic: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> CloudEvent[Any]:
+def decode(
+    topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None = None
+) -> CloudEvent[Any]:
     """Parse and validate a record value as an event of `topic`.
 
-    Raises ContractError (value not JSON, envelope or payload invalid, headers contradicting the value) and
-    UnknownTopicError for a topic outside the registry, which is a configuration bug rather than poison.
-    Check for tombstones (`value is None`) before calling.
+    Raises ContractError for any value that is not a valid event of `topic`, whatever the bytes are (not JSON,
+    not UTF-8, nested too deeply, numbers too long, envelope or payload invalid, headers contradicting the
+    value), and UnknownTopicError for a topic outside the registry, which is a configuration bug rather than
+    poison. Check for tombstones (`value is None`) before calling.
     """
     spec = topic_spec(topic)
     context = f"{topic}: invalid event"
@@ -83,14 +87,20 @@ def decode(topic: str, value: bytes, headers: list[tuple[str, bytes]] | None = N
         raise ContractError(context, [{"field": "value", "message": "null value (a tombstone) carries no event"}])
     try:
         raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError(context, [{"field": "value", "message": f"not valid JSON: {exc}"}]) from exc
+    except RecursionError:
+        raise ContractError(context, [{"field": "value", "message": "JSON nested too deeply"}]) from None
+    except ValueError as exc:
+        # JSONDecodeError, UnicodeDecodeError and the integer-digits limit are all ValueErrors; their text gives
+        # a position or a byte, never the value.
+        raise ContractError(context, [{"field": "value", "message": f"not valid JSON: {exc}"}]) from None
     if not isinstance(raw, dict):
         raise ContractError(context, [{"field": "value", "message": "must be a JSON object (a CloudEvent)"}])
     try:
         event: CloudEvent[Any] = CloudEvent[spec.payload].model_validate(raw)  # type: ignore[name-defined]
     except ValidationError as exc:
-        raise ContractError.from_validation_error(context, exc) from exc
+        raise ContractError.from_validation_error(context, exc) from None
+    except RecursionError:
+        raise ContractError(context, [{"field": "value", "message": "nested too deeply"}]) from None
 
     problems: list[FieldError] = []
     if event.type != topic:
@@ -104,14 +114,15 @@ def decode(topic: str, value: bytes, headers: list[tuple[str, bytes]] | None = N
     return event
 
 
-def _header_mismatches(event: CloudEvent[Any], headers: list[tuple[str, bytes]]) -> list[FieldError]:
+def _header_mismatches(event: CloudEvent[Any], headers: Sequence[tuple[str, bytes | None]]) -> list[FieldError]:
     attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
     problems: list[FieldError] = []
     for name, raw in headers:
         attribute = name.removeprefix(HEADER_PREFIX)
         if name == attribute or attribute not in HEADER_ATTRIBUTES:
             continue
-        text = raw.decode("utf-8", errors="replace")
+        # Kafka allows a header without a value; it then contradicts whatever the event says.
+        text = (raw or b"").decode("utf-8", errors="replace")
         if attribute == "time" and _same_instant(event.time, text):
             continue
         if str(attributes.get(attribute)) != text:

@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
-from contracts import CloudEvent, ContractError, decode
+from contracts import CloudEvent, ContractError, decode, topic_spec
 
+from messaging import dead_letter
 from messaging.dead_letter import send_to_dead_letter
 from messaging.metrics import EVENTS_HANDLED, HANDLER_RETRIES
 from messaging.settings import KafkaSettings
@@ -77,6 +78,9 @@ class Consumer:
         unknown = set(self._tombstones) - set(self._routes)
         if unknown:
             raise ValueError(f"tombstone handlers for topics without a route: {sorted(unknown)}")
+        if decoder is decode:
+            for name in self._routes:
+                topic_spec(name)  # a route outside the registry is a configuration bug: fail at start
         self._stopping = asyncio.Event()
         # Held while a batch is applied; the rebalance listener takes it so revocation waits for the batch.
         self._batch_lock = asyncio.Lock()
@@ -151,24 +155,52 @@ class Consumer:
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         topic = self._registry_names[record.topic]
         where = {"topic": topic, "partition": record.partition, "offset": record.offset}
-        on_tombstone = self._tombstones.get(topic)
-        if record.value is None and on_tombstone is not None:
+        if record.value is None:
+            on_tombstone = self._tombstones.get(topic)
+            if on_tombstone is None:
+                await self._poison(record, topic, where, "null value (a tombstone) on a topic without tombstones")
+                return
             key = record.key
             await self._with_retries(record, topic, where, lambda: on_tombstone(key), event_id=None)
             return
         try:
-            event = self._decode(topic, record.value or b"", list(record.headers or ()))
+            event = self._decode(topic, record.value, list(record.headers or ()))
         except ContractError as exc:
-            log.warning("invalid event sent to the dead-letter topic", extra=where)
-            await self._dead_letter(record, topic, "invalid-event", str(exc))
+            await self._poison(record, topic, where, str(exc))
+            return
+        except Exception as exc:
+            # Decoders should answer ContractError; whatever else one raises is still this record's fault, and
+            # retrying or stopping would only meet the same bytes again.
+            await self._poison(record, topic, where, f"the decoder failed: {type(exc).__name__}")
             return
         handler = self._routes[topic]
         await self._with_retries(record, topic, where, lambda: handler(event), event_id=str(event.id))
 
+    async def _poison(
+        self, record: ConsumerRecord[bytes, bytes], topic: str, where: dict[str, object], error: str
+    ) -> None:
+        log.warning("invalid event sent to the dead-letter topic", extra=where)
+        await self._dead_letter(record, topic, dead_letter.INVALID_EVENT, error)
+
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], topic: str, reason: str, error: str) -> None:
-        await send_to_dead_letter(
-            self._producer, self._service, record, reason, error, namespace=self._settings.namespace, topic=topic
-        )
+        # The dead letter must reach the broker before the offset moves; a broker outage is ridden out here as
+        # a handler's would be, and only a lasting one stops the consumer.
+        for attempt in range(self._retry.attempts):
+            try:
+                await send_to_dead_letter(
+                    self._producer,
+                    self._service,
+                    record,
+                    reason,
+                    error,
+                    namespace=self._settings.namespace,
+                    topic=topic,
+                )
+                return
+            except KafkaError:
+                if attempt + 1 == self._retry.attempts:
+                    raise
+                await asyncio.sleep(self._retry.delay(attempt))
 
     async def _with_retries(
         self,
@@ -184,7 +216,7 @@ class Consumer:
                 await call()
             except Rejected as exc:
                 log.warning("event rejected by its handler", extra={**where, "event_id": event_id})
-                await self._dead_letter(record, topic, "rejected", str(exc))
+                await self._dead_letter(record, topic, dead_letter.REJECTED, str(exc))
                 return
             except Exception:
                 if attempt + 1 == self._retry.attempts:
