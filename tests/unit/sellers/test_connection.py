@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import contracts
+import httpx
 import pytest
 import sellers
 import spapi
@@ -51,14 +52,15 @@ def test_active_and_callable(status: str, seller: str | None, active: bool, call
     assert (connection.active, connection.callable) == (active, callable_)
 
 
-def test_a_connection_is_what_the_client_pool_takes() -> None:
+async def test_a_connection_is_what_the_client_pool_takes() -> None:
     connection = sellers.Connection.of(update())
-    pool = spapi.SpApiClients(None, lambda cid: spapi.StaticTokenSource("t"))  # type: ignore[arg-type]
-    client = pool.for_connection(connection)
-    assert client.selling_partner_id == connection.selling_partner_id
-    assert client.endpoint == connection.region.endpoint
-    with pytest.raises(spapi.NotCallable):
-        pool.for_connection(sellers.Connection.of(update(status="pending", selling_partner_id=None)))
+    async with httpx.AsyncClient() as http:
+        pool = spapi.SpApiClients(http, lambda cid: spapi.StaticTokenSource("t"))
+        client = pool.for_connection(connection)
+        assert client.selling_partner_id == connection.selling_partner_id
+        assert client.endpoint == connection.region.endpoint
+        with pytest.raises(spapi.NotCallable):
+            pool.for_connection(sellers.Connection.of(update(status="pending", selling_partner_id=None)))
 
 
 def test_consumer_routes_cover_updates_and_tombstones_of_connection_updated() -> None:
