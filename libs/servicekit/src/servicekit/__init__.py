@@ -1,4 +1,4 @@
-"""How a service process lives: settings, JSON logs, Postgres pool, migrations, admin app and lifecycle."""
+"""How a service process lives: settings, logs, Postgres pool, migrations, admin app, workers and lifecycle."""
 
 from servicekit.admin_app import Check, create_admin_app
 from servicekit.admin_auth import Principal, Role, parse_admin_tokens, require_role
@@ -9,6 +9,7 @@ from servicekit.logging import configure_logging, log_context
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
 from servicekit.periodic import PeriodicWorker, is_outage
 from servicekit.postgres import ping, postgres_pool
+from servicekit.problems import Problem, ProblemDetails, ProblemFieldError, field_errors, problem_responses
 from servicekit.settings import AdminSettings, PostgresSettings, ServiceSettings
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "PeriodicWorker",
     "PostgresSettings",
     "Principal",
+    "Problem",
+    "ProblemDetails",
+    "ProblemFieldError",
     "Role",
     "Runtime",
     "ServiceSettings",
@@ -27,6 +31,7 @@ __all__ = [
     "command_line",
     "configure_logging",
     "create_admin_app",
+    "field_errors",
     "is_outage",
     "log_context",
     "migrate",
@@ -34,6 +39,7 @@ __all__ = [
     "parse_admin_tokens",
     "ping",
     "postgres_pool",
+    "problem_responses",
     "require_role",
     "run_service",
     "service_main",

@@ -1,4 +1,7 @@
-"""The admin HTTP app every service serves: /livez, /readyz, /metrics, plus the service's own /admin routes."""
+"""The admin HTTP app every service serves: /livez, /readyz, /metrics, plus the service's own /admin routes.
+
+Every error it answers is an RFC 9457 problem body (see `problems`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from servicekit.admin_auth import Principal
+from servicekit.problems import install_problem_handlers
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -43,6 +47,7 @@ def create_admin_app(
 
     for router in routers:
         app.include_router(router)
+    install_problem_handlers(app)
     return app
 
 

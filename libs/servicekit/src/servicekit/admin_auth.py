@@ -6,9 +6,16 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
+
+from servicekit.problems import ADMIN_AUTH_SCHEME, Problem
+
+# auto_error off: a missing token is answered by `require_role` as a problem, not by FastAPI's own body.
+_bearer = HTTPBearer(scheme_name=ADMIN_AUTH_SCHEME, description="A token from ADMIN_TOKENS", auto_error=False)
 
 
 class Role(IntEnum):
@@ -38,24 +45,25 @@ def parse_admin_tokens(spec: SecretStr) -> dict[str, Principal]:
     return principals
 
 
-def require_role(minimum: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: 401 without a valid token, 403 when the token's role is below `minimum`."""
+def require_role(minimum: Role) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency: 401 without a valid token, 403 when the token's role is below `minimum` (problems)."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
         principals: dict[str, Principal] = request.app.state.admin_principals
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not presented:
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        presented = credentials.credentials if credentials else ""
+        if not presented:
+            raise Problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         # Compare against every token so the time taken does not reveal which prefix matched.
         found = None
         for token, principal in principals.items():
             if hmac.compare_digest(token.encode(), presented.encode()):
                 found = principal
         if found is None:
-            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
         if found.role < minimum:
-            raise HTTPException(403, f"role {found.role.name} may not do this; {minimum.name} is needed")
+            raise Problem(403, f"role {found.role.name} may not do this; {minimum.name} is needed")
         return found
 
     return dependency
