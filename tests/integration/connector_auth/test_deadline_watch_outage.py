@@ -11,10 +11,9 @@ import servicekit
 from connector_auth import bootstrap, deadlines
 from connector_auth.deadline_watch import DeadlineWatch
 from prometheus_client import REGISTRY
-from testkit import eventually
+from testkit import PrivatePostgres, eventually, private_postgres
 from testkit.sandbox import Sandbox
 
-from ..servicekit.private_postgres import PrivatePostgres, private_postgres
 from .harness import Clock, running
 
 

@@ -10,9 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from servicekit import PeriodicWorker, PostgresSettings, postgres_pool
-from testkit import eventually
-
-from .private_postgres import PrivatePostgres, private_postgres
+from testkit import PrivatePostgres, eventually, private_postgres
 
 
 @pytest.fixture
