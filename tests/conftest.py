@@ -1,25 +1,27 @@
 """Suite-wide fixtures: the template database carries every service's schema and a scratch schema for libs."""
 
-from pathlib import Path
+import importlib
 
 import contracts
 import messaging
 import pytest
 import pytest_asyncio
+import synchistory
 from servicekit import MigrationSource
 
-ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ["orders-ingest", "stock-publisher", "shipment-relay", "pii-redactor", "connector-auth"]
 LIB_TEST_SCHEMA = "lib_test"
 
 
 @pytest.fixture(scope="session")
 def migration_sources() -> dict[str, list[MigrationSource]]:
-    outbox_inbox = MigrationSource("messaging", messaging.MIGRATIONS_DIR)
-    schemas = {
-        s.replace("-", "_"): [outbox_inbox, MigrationSource(s, ROOT / "services" / s / "migrations")] for s in SERVICES
-    }
-    schemas[LIB_TEST_SCHEMA] = [outbox_inbox]
+    # Each service's own list (its bootstrap.MIGRATIONS), so the libs' migrations it applies are there too.
+    bootstraps = [importlib.import_module(f"{s.replace('-', '_')}.bootstrap") for s in SERVICES]
+    schemas = {b.SCHEMA: list(b.MIGRATIONS) for b in bootstraps}
+    schemas[LIB_TEST_SCHEMA] = [
+        MigrationSource("messaging", messaging.MIGRATIONS_DIR),
+        MigrationSource("synchistory", synchistory.MIGRATIONS_DIR),
+    ]
     return schemas
 
 

@@ -1,0 +1,228 @@
+"""Lanes: one connection's kind of work (polls, notifications), run by one replica at a time.
+
+A pass over a lane holds the lane's PostgreSQL advisory lock. It first closes runs a dead process left `running`
+(requested ones are queued again), then starts runs while there is work, a few at most, and finally records when
+the lane is next due. What a run does is the service's (`SyncWork`); how it ends is the lib's:
+
+- the service raises `RunFailed(text)` for a failure it expected (Amazon refused, a shutdown between pages);
+- any other exception (a bug, data nobody foresaw) fails the run with the error's type, never its text, and the
+  lane backs off, doubling, so a run that always breaks neither spins nor takes the process down;
+- a PostgreSQL outage leaves the run `running` and propagates: the scheduler rides it out, and the next holder of
+  the lock closes the run as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+import servicekit
+
+from synchistory.history import Run, SyncHistory
+from synchistory.tally import describe
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+
+class RunFailed(Exception):
+    """A run failed the way its service expected; `error` is recorded as the run's error (no input values)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class SyncWork(Protocol[C]):
+    """What a service's sync does; `C` is what it needs to know of a connection (loaded once per run)."""
+
+    async def context(self, conn: asyncpg.Connection, connection_id: str) -> C | None:
+        """The connection as the service needs it, or None when it may not sync now (unknown, inactive)."""
+
+    async def due_run(self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum, context: C) -> Run | None:
+        """Starts (`SyncHistory.start_run`) the lane's own work if it is due; queued runs come first anyway."""
+
+    async def execute(self, run: Run, context: C) -> Any:
+        """Does the run; its result goes to `finished`. Records outcomes with `SyncHistory.record` as it goes."""
+
+    async def finished(self, conn: asyncpg.Connection, run: Run, context: C, result: Any, error: str | None) -> None:
+        """In the transaction that closes the run (`result` is None when it failed): move watermarks, back off."""
+
+    async def next_due(
+        self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum, context: C
+    ) -> datetime | None:
+        """When the lane's own work is next due (queued runs aside); None: not until something nudges it."""
+
+
+class Lanes:
+    """Runs passes over lanes for `work`; `stopping` ends each pass after its current run."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        history: SyncHistory,
+        work: SyncWork[Any],
+        *,
+        runs_per_pass: int = 5,
+        backoff: timedelta = timedelta(minutes=1),
+        max_backoff: timedelta = timedelta(minutes=30),
+    ) -> None:
+        self._pool = pool
+        self.history = history
+        self._work = work
+        self._runs_per_pass = runs_per_pass
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self.stopping = asyncio.Event()
+
+    async def run_lane(self, connection_id: str, lane: StrEnum) -> bool:
+        """One pass over the lane; False at once when another replica holds it."""
+        key = self.history.lock_key(connection_id, lane)
+        # The lock's session also does the lane's bookkeeping; runs take their own connections from the pool.
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                return False
+            try:
+                seen = await nudges(conn, connection_id, lane)
+                troubled = False
+                try:
+                    next_due, troubled = await self._pass(conn, connection_id, lane)
+                except Exception as exc:
+                    if servicekit.is_outage(exc):
+                        raise
+                    # The service's bookkeeping broke (a bug, a row it cannot read): back off, do not spin.
+                    log.error(
+                        "sync lane failed", extra={"connection_id": connection_id, "lane": lane, "error": describe(exc)}
+                    )
+                    next_due, troubled = None, True
+                await settle(conn, connection_id, lane, next_due, seen=seen, troubled=troubled,
+                             backoff=self._backoff, max_backoff=self._max_backoff)  # fmt: skip
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        return True
+
+    async def _pass(self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum) -> tuple[datetime | None, bool]:
+        async with conn.transaction():
+            recovered = await self.history.recover(conn, connection_id, lane)
+        if recovered.interrupted:
+            log.warning(
+                "closed runs of a stopped process",
+                extra={"runs": recovered.interrupted, "requeued": recovered.requeued, "lane": lane},
+            )
+        started = 0
+        while not self.stopping.is_set() and started < self._runs_per_pass:
+            async with conn.transaction():
+                context = await self._work.context(conn, connection_id)
+                if context is None:
+                    break
+                run = await self.history.claim_queued(conn, connection_id, lane)
+                if run is None:
+                    run = await self._work.due_run(conn, connection_id, lane, context)
+            if run is None:
+                break
+            started += 1
+            if not await self.execute(run, context):
+                return None, True
+        async with conn.transaction():
+            context = await self._work.context(conn, connection_id)
+            if context is None:
+                return None, False
+            if started >= self._runs_per_pass or await self.history.has_queued(conn, connection_id, lane):
+                # More work: due again now, behind the lanes that have waited longer.
+                return await conn.fetchval("SELECT now()"), False
+            return await self._work.next_due(conn, connection_id, lane, context), False
+
+    async def execute(self, run: Run, context: Any) -> bool:
+        """Runs one started run to its end and closes it; False when it broke unexpectedly."""
+        result: Any = None
+        error: str | None = None
+        expected = True
+        with servicekit.log_context(connection_id=run.connection_id, run_id=run.id, trigger=run.trigger.value):
+            try:
+                result = await self._work.execute(run, context)
+            except RunFailed as exc:
+                error = exc.error
+                log.warning("sync run failed", extra={"error": error})
+            except Exception as exc:
+                if servicekit.is_outage(exc):
+                    raise
+                error, expected = describe(exc), False
+                log.error("sync run broke unexpectedly", extra={"error": error})
+            async with self._pool.acquire() as conn, conn.transaction():
+                status = await self.history.finish_run(conn, run.id, error=error)
+                await self._work.finished(conn, run, context, None if error else result, error)
+            log.info("sync run finished", extra={"status": status.value, "run_id": run.id})
+        return expected
+
+
+# --- the lanes' due times ---------------------------------------------------------------------------------
+
+
+async def nudges(conn: asyncpg.Connection, connection_id: str, lane: StrEnum) -> int:
+    value = await conn.fetchval(
+        "SELECT nudges FROM sync_lanes WHERE connection_id = $1 AND lane = $2", connection_id, lane.value
+    )
+    return int(value or 0)
+
+
+async def settle(
+    conn: asyncpg.Connection,
+    connection_id: str,
+    lane: StrEnum,
+    next_due: datetime | None,
+    *,
+    seen: int,
+    troubled: bool,
+    backoff: timedelta,
+    max_backoff: timedelta,
+) -> None:
+    """Records when the lane is next due. A nudge since the pass began makes it due now (its work may have
+    arrived after the pass looked); trouble pushes it out by a backoff that doubles while trouble lasts."""
+    await conn.execute(
+        """INSERT INTO sync_lanes AS l (connection_id, lane, due_at, failures)
+           VALUES ($1, $2, CASE WHEN $4 THEN now() + $5::interval ELSE $3 END, CASE WHEN $4 THEN 1 ELSE 0 END)
+           ON CONFLICT (connection_id, lane) DO UPDATE SET
+               failures = CASE WHEN $4 THEN l.failures + 1 ELSE 0 END,
+               due_at = CASE
+                   WHEN $4 THEN GREATEST(coalesce($3, now()),
+                                         now() + LEAST($6::interval, $5::interval * power(2, LEAST(l.failures, 30))))
+                   WHEN l.nudges <> $7 THEN now()
+                   ELSE $3 END""",
+        connection_id,
+        lane.value,
+        next_due,
+        troubled,
+        backoff,
+        max_backoff,
+        seen,
+    )
+
+
+async def claim_due(conn: asyncpg.Connection, *, limit: int, lease: timedelta) -> list[tuple[str, str]]:
+    """Up to `limit` due lanes, longest overdue first; each is pushed out by `lease`, so other replicas leave it
+    while this one works it (the pass sets the real next due time; a dead replica's lease simply runs out)."""
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT connection_id, lane, due_at FROM sync_lanes
+               WHERE due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           UPDATE sync_lanes l SET due_at = now() + $2::interval
+           FROM due WHERE l.connection_id = due.connection_id AND l.lane = due.lane
+           RETURNING l.connection_id, l.lane, due.due_at""",
+        limit,
+        lease,
+    )
+    return [(r["connection_id"], r["lane"]) for r in sorted(rows, key=lambda r: r["due_at"])]
+
+
+async def seconds_until_due(conn: asyncpg.Connection) -> float | None:
+    """Seconds until the earliest lane is due (<= 0: now); None when no lane has a due time."""
+    value = await conn.fetchval(
+        """SELECT extract(epoch FROM due_at - now()) FROM sync_lanes WHERE due_at IS NOT NULL
+           ORDER BY due_at LIMIT 1"""
+    )
+    return None if value is None else float(value)

@@ -1,0 +1,102 @@
+"""The scheduler: starts due lanes a few at a time, and sleeps until the earliest due time or a wake-up.
+
+Each tick asks PostgreSQL for due lanes only (index on `sync_lanes.due_at`, LIMIT the free slots) and for the
+earliest due time, so a replica with ten thousand idle connections costs what one with ten costs. Lanes start
+longest-overdue first, and a lane with endless work is due again behind the others after a few runs: none starves.
+Its failure policy is servicekit's PeriodicWorker: an outage is ridden out with backoff, a bug ends the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from enum import StrEnum
+
+import asyncpg
+import servicekit
+
+from synchistory import lanes as lane_rows
+from synchistory.lanes import Lanes
+from synchistory.tally import describe
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    name = "sync-scheduler"
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        lanes: Lanes,
+        *,
+        concurrency: int = 4,
+        lease: timedelta = timedelta(minutes=5),
+        max_sleep: float = 30.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._pool = pool
+        self._lanes = lanes
+        self._concurrency = concurrency
+        self._lease = lease
+        self._max_sleep = max_sleep
+        self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._worker = servicekit.PeriodicWorker(self.name, self.tick, every=max_sleep, max_backoff=max_backoff)
+
+    def wake(self) -> None:
+        """New work in this process (a queued run, a notification, a new connection): look now."""
+        self._worker.wake()
+
+    async def stop(self) -> None:
+        self._lanes.stopping.set()
+        await self._worker.stop()
+
+    async def run(self) -> None:
+        try:
+            await self._worker.run()
+        finally:
+            if self._inflight:
+                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    @property
+    def running(self) -> int:
+        return len(self._inflight)
+
+    async def tick(self) -> float | None:
+        """Starts what is due in the free slots; returns how long to sleep (None: until a lane ends)."""
+        free = self._concurrency - len(self._inflight)
+        if free <= 0 or self._lanes.stopping.is_set():
+            return None
+        async with self._pool.acquire() as conn:
+            due = await lane_rows.claim_due(conn, limit=free, lease=self._lease)
+            started = 0
+            for connection_id, value in due:
+                key = (connection_id, value)
+                if key in self._inflight:
+                    continue  # still running here past its lease; the pass sets its next due time
+                lane = self._lanes.history.lane(value)
+                self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{value}")
+                started += 1
+            if started == free:
+                return None  # every slot busy: a lane that ends wakes the next tick
+            wait = await lane_rows.seconds_until_due(conn)
+        return self._max_sleep if wait is None else min(self._max_sleep, max(wait, 0.0))
+
+    async def _lane(self, connection_id: str, lane: StrEnum) -> None:
+        try:
+            await self._lanes.run_lane(connection_id, lane)
+        except Exception as exc:
+            # The lane handles its runs' errors; what gets here is an outage (or a bug in the bookkeeping). The
+            # lane's lease runs out and it is tried again then: no spinning, and the other lanes go on.
+            outage = servicekit.is_outage(exc)
+            log.log(
+                logging.WARNING if outage else logging.ERROR,
+                "sync lane stopped",
+                extra={"connection_id": connection_id, "lane": lane.value, "error": describe(exc)},
+            )
+        finally:
+            self._inflight.pop((connection_id, lane.value), None)
+            self.wake()
