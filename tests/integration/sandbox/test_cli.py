@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from testkit import eventually_sync, free_port
 
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -41,17 +34,17 @@ def served() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:  # not an AssertionError: eventually would keep waiting on a dead process
+            raise RuntimeError(process.stderr.read().decode() if process.stderr else "the sandbox exited")
+        try:
+            return httpx.get(f"{url}/_sandbox/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/_sandbox/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
-            assert time.monotonic() < deadline, "sandbox did not start"
-            time.sleep(0.1)
+        eventually_sync(healthy, timeout=20, interval=0.1)
         yield url
     finally:
         process.terminate()

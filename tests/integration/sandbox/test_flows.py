@@ -5,28 +5,19 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from testkit import eventually_sync
 from testkit.sandbox import Sandbox
 
 CLIENT = {"client_id": "amzn1.application-oa2-client.test", "client_secret": "secret"}
-
-
-def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -117,7 +108,7 @@ def test_order_lifecycle_with_notifications(sandbox: Sandbox, receiver: tuple[st
         return [o for o in response.json()["orders"] if o["orderId"] == order_id]
 
     # searchOrders allows a burst of 20, and orders show only after the visibility lag: poll gently.
-    found = eventually(search, interval=0.3)
+    found = eventually_sync(search, interval=0.3)
     assert found[0]["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
     confirm = {
         "marketplaceId": "ATVPDKIKX0DER",
@@ -137,7 +128,7 @@ def test_order_lifecycle_with_notifications(sandbox: Sandbox, receiver: tuple[st
     ).json()["order"]
     assert got["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
     assert got["packages"][0]["trackingNumber"] == "1Z999AA10123456784"
-    eventually(lambda: len(received) == 2)
+    eventually_sync(lambda: len(received) == 2, interval=0.02)
     kinds = [(n["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"]) for n in received]
     assert kinds == ["Unshipped", "Shipped"]
     assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment"]
@@ -172,7 +163,7 @@ def _finished(sandbox: Sandbox, headers: dict[str, str], feed_id: str) -> dict[s
         feed = sandbox.client.get(f"/feeds/2021-06-30/feeds/{feed_id}", headers=headers).json()
         return feed if feed["processingStatus"] in ("DONE", "FATAL") else None
 
-    result: dict[str, Any] = eventually(done)
+    result: dict[str, Any] = eventually_sync(done, interval=0.02)
     return result
 
 
@@ -240,7 +231,7 @@ def test_merchant_listings_report(sandbox: Sandbox) -> None:
         report = sandbox.client.get(f"/reports/2021-06-30/reports/{created.json()['reportId']}", headers=headers)
         return report.json() if report.json()["processingStatus"] == "DONE" else None
 
-    report = eventually(done)
+    report = eventually_sync(done, interval=0.02)
     document = sandbox.client.get(f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=headers).json()
     raw = httpx.get(document["url"]).content
     text = (gzip.decompress(raw) if document.get("compressionAlgorithm") == "GZIP" else raw).decode()
@@ -318,14 +309,18 @@ def test_latency_after_applies_the_write_then_loses_the_answer(sandbox: Sandbox)
     assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment", "shipment_update"]
 
 
-def test_latency_before_applies_nothing_when_the_client_gives_up(sandbox: Sandbox) -> None:
+def test_latency_before_applies_nothing_when_the_client_gives_up(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     sandbox.create_listing("SKU-SLOW", quantity=5)
     order = sandbox.create_order([{"sku": "SKU-SLOW", "quantity": 1}])
     order_id = order["AmazonOrderId"]
     path = f"/orders/v0/orders/{order_id}/shipmentConfirmation"
     sandbox.fault(operation="confirmShipment", latency_ms=600, count=1)
-    with httpx.Client(base_url=sandbox.url, timeout=0.2) as impatient, pytest.raises(httpx.TimeoutException):
-        impatient.post(path, headers=sandbox.headers(), json=_confirm_body(order))
-    time.sleep(1.0)  # well past the latency: the request had its chance to be handled
+    with caplog.at_level(logging.INFO, logger="spapi_sandbox.gateway"):
+        with httpx.Client(base_url=sandbox.url, timeout=0.2) as impatient, pytest.raises(httpx.TimeoutException):
+            impatient.post(path, headers=sandbox.headers(), json=_confirm_body(order))
+        # The sandbox (a thread of this process) is done with the request once it has seen the client leave.
+        eventually_sync(lambda: "confirmShipment: client disconnected" in caplog.text, timeout=10, interval=0.02)
     assert sandbox.ledger(order_id=order_id) == []
     assert sandbox.order(order_id)["OrderStatus"] == "Unshipped"

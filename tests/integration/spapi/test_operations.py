@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +10,7 @@ import httpx
 import pytest
 import spapi
 from spapi import IncludedData, ListingsPatch, SearchOrders
+from testkit import eventually
 
 SELLER = "A1SANDBOXSELLER"
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -31,18 +31,6 @@ async def ledger(admin: httpx.AsyncClient, **query: str) -> list[dict]:
     r = await admin.get("/_sandbox/ledger", params=query)
     r.raise_for_status()
     return r.json()
-
-
-async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):
-    """Poll until `check()` returns a truthy value; the value is returned."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def merge_quantity(sku: str, message_id: int, quantity: int) -> spapi.ListingsFeedMessage:
@@ -141,7 +129,7 @@ async def test_search_orders_reads_every_page(amazon: spapi.SpApiClient, admin: 
         return orders if {o.order_id for o in orders} >= created else None
 
     # Each poll costs up to 3 searchOrders tokens (0.0056/s, burst 20 at Amazon), so poll gently.
-    orders = await eventually(all_visible, interval=0.5)
+    orders = await eventually(all_visible, timeout=10, interval=0.5)
     assert {o.order_id for o in orders} == created
     assert all(o.fulfillment is not None for o in orders)
     pages = [page async for page in amazon.orders.search_orders_pages(filters)]

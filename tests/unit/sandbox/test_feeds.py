@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from spapi_sandbox.feeds import process_feed
 from spapi_sandbox.state import Document, Feed, Listing, utcnow
 from spapi_sandbox.world import World
+from testkit import eventually
 
 SELLER = "A1SANDBOXSELLER"
 FA = "/attributes/fulfillment_availability"
@@ -150,12 +150,11 @@ def test_retired_feed_types_end_fatal(world: World) -> None:
 
 
 async def _wait_done(api: httpx.AsyncClient, feed_id: str) -> dict[str, Any]:
-    for _ in range(200):
-        feed = (await api.get(f"/feeds/2021-06-30/feeds/{feed_id}")).json()
-        if feed["processingStatus"] in ("DONE", "FATAL", "CANCELLED"):
-            return feed
-        await asyncio.sleep(0.01)
-    raise AssertionError("feed never finished")
+    async def finished() -> dict[str, Any] | None:
+        feed: dict[str, Any] = (await api.get(f"/feeds/2021-06-30/feeds/{feed_id}")).json()
+        return feed if feed["processingStatus"] in ("DONE", "FATAL", "CANCELLED") else None
+
+    return await eventually(finished, timeout=5, interval=0.01)
 
 
 async def test_feed_lifecycle_over_the_api(api: httpx.AsyncClient) -> None:

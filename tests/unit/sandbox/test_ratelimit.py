@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import httpx
+import pytest
+from spapi_sandbox import ratelimit
 from spapi_sandbox.ratelimit import RATES, RateLimiter, header_value
 
 LISTING = "/listings/2021-08-01/items/A1SANDBOXSELLER/SKU-1"
 
 
-def test_burst_then_throttle_then_refill() -> None:
+def test_burst_then_throttle_then_refill(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    # The limiter's own clock, so refilling is a step of time rather than a sleep.
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: now[0]))
     limiter = RateLimiter(speedup=1000)  # patchListingsItem: 5000 rps, burst 5
     assert all(limiter.allow("S", "patchListingsItem") for _ in range(5))
     assert not limiter.allow("S", "patchListingsItem")
-    time.sleep(0.002)
+    now[0] += 0.0001  # half a token
+    assert not limiter.allow("S", "patchListingsItem")
+    now[0] += 0.00015  # a token and a quarter in all
     assert limiter.allow("S", "patchListingsItem")
+    assert not limiter.allow("S", "patchListingsItem")
 
 
 def test_buckets_are_per_seller_and_operation() -> None:

@@ -3,7 +3,7 @@
 from testkit.infra import InfrastructureMissing
 from testkit.kafka import create_topics, read_topic, unique_name
 from testkit.private import PrivateKafka, PrivatePostgres, free_port, private_kafka, private_postgres
-from testkit.waiting import eventually
+from testkit.waiting import eventually, eventually_sync
 
 __all__ = [
     "InfrastructureMissing",
@@ -11,6 +11,7 @@ __all__ = [
     "PrivatePostgres",
     "create_topics",
     "eventually",
+    "eventually_sync",
     "free_port",
     "private_kafka",
     "private_postgres",

@@ -27,3 +27,22 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
         await asyncio.sleep(interval)
+
+
+def eventually_sync(probe: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """`eventually` for synchronous tests and fixtures: the same contract, blocking between probes."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        try:
+            last = probe()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            last = None
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+        time.sleep(interval)
