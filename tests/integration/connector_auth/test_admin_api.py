@@ -70,18 +70,19 @@ async def test_settings_errors_name_each_field(svc: Running) -> None:
         )
         unknown = await operator.patch(f"/admin/connections/{connection_id}/settings", json={"colour": "blue"})
     assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    # Each field named as the patch spells it; the refused value is never repeated.
     fields = {e["field"]: e["message"] for e in answer.json()["errors"]}
     assert set(fields) == {
-        "settings.handling_time_days",
-        "settings.stock_cadence.every_minutes",
-        "settings.carrier_mapping.our-ups.code",
-        "settings.order_poll_interval_minutes",
+        "handling_time_days",
+        "stock_cadence.every_minutes",
+        "carrier_mapping.our-ups.code",
+        "order_poll_interval_minutes",
     }
-    assert "NotACarrier" in fields["settings.carrier_mapping.our-ups.code"]
-    assert "settings.handling_time_days" in answer.json()["detail"]
-    assert unknown.status_code == 422 and unknown.json()["errors"] == [
-        {"field": "settings.colour", "message": "unknown setting"}
-    ]
+    assert "carrier code" in fields["carrier_mapping.our-ups.code"]
+    assert "NotACarrier" not in answer.text
+    assert "handling_time_days" in answer.json()["detail"]
+    assert unknown.status_code == 422 and [e["field"] for e in unknown.json()["errors"]] == ["colour"]
     assert (await svc.connection(connection_id))["settings"]["handling_time_days"] == 2
 
 
@@ -157,9 +158,11 @@ async def test_test_connection_of_a_pending_connection_is_a_conflict(svc: Runnin
     pending = (await svc.create())["connection"]["id"]
     async with svc.admin("operator") as operator:
         answer = await operator.post(f"/admin/connections/{pending}/test")
-        unknown = await operator.post("/admin/connections/conn-missing/test")
+        unknown = await operator.post("/admin/connections/conn-0000000000000000/test")
+        malformed = await operator.post("/admin/connections/conn-missing/test")
     assert answer.status_code == 409
     assert unknown.status_code == 404 and "does not exist" in unknown.json()["detail"]
+    assert malformed.status_code == 422 and malformed.json()["errors"][0]["field"] == "connection_id"
 
 
 async def test_admin_actions_are_audited_by_name(svc: Running) -> None:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import asyncpg
+import servicekit
 import spapi
 from prometheus_client import Counter
 from pydantic import SecretStr
 
 from connector_auth import repository
-from connector_auth.crypto import TokenCipher, refresh_token_aad
+from connector_auth.crypto import DecryptionFailed, Sealed, TokenCipher, refresh_token_aad
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,21 @@ class NoRefreshToken(Exception):
 
 class RefreshRefused(Exception):
     """Amazon refused the refresh token: the seller revoked consent or it was never valid. Re-authorize."""
+
+
+class StoredConsentUnreadable(servicekit.Problem):
+    """A missing key (rotation done wrong) or a ciphertext moved between rows: an operator must look (500)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(500, f"the stored consent cannot be decrypted: {reason}")
+
+
+def unseal(cipher: TokenCipher, sealed: Sealed, aad: bytes) -> str:
+    try:
+        return cipher.decrypt(sealed, aad)
+    except DecryptionFailed as exc:
+        log.error("stored refresh token cannot be decrypted: %s", exc)
+        raise StoredConsentUnreadable(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +112,7 @@ class AccessTokens:
             region = await conn.fetchval("SELECT region FROM connections WHERE id = $1", connection_id)
         if sealed is None or region is None:
             raise NoRefreshToken(connection_id)
-        refresh_token = SecretStr(self._cipher.decrypt(sealed, refresh_token_aad(connection_id, region)))
+        refresh_token = SecretStr(unseal(self._cipher, sealed, refresh_token_aad(connection_id, region)))
         try:
             tokens = await self._lwa.refresh(refresh_token)
         except spapi.AuthError as exc:

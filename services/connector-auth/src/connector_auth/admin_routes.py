@@ -1,4 +1,4 @@
-"""Admin REST API on connections, behind bearer tokens with roles.
+"""Admin REST API on connections, behind bearer tokens with roles; every refusal is a servicekit problem body.
 
 viewer reads; operator changes settings, enables, disables and tests; admin creates connections, starts
 consent flows, issues and revokes setup links, disconnects and re-encrypts refresh tokens.
@@ -6,41 +6,24 @@ consent flows, issues and revokes setup links, disconnects and re-encrypts refre
 
 from __future__ import annotations
 
-import logging
-import math
 from datetime import datetime
 from typing import Annotated, Any
 
-import spapi
-from fastapi import APIRouter, Body, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from servicekit import Principal, Role, require_role
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
+from servicekit import Principal, Role, problem_responses, require_role
 
 from connector_auth import connections, deadlines, settings_rules
+from connector_auth.admin_requests import (
+    ChangeConnection,
+    ConnectionIdPath,
+    CreateConnection,
+    SettingsPatch,
+    SetupLinkIdPath,
+)
 from connector_auth.connections import Actor
-from connector_auth.crypto import DecryptionFailed
 from connector_auth.deps import Deps
 from connector_auth.repository import Connection, SetupLink
-
-log = logging.getLogger(__name__)
-
-
-class CreateConnection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="Display name, e.g. 'ACME US'. Never put a secret here: it is published.")
-    region: str = Field(description="NA, EU or FE: one authorization covers a region.")
-    marketplace_ids: list[str] = Field(description="Amazon marketplace ids in that region, e.g. ATVPDKIKX0DER.")
-    settings: dict[str, Any] | None = Field(default=None, description="Settings differing from the defaults.")
-
-
-class ChangeConnection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = None
-    marketplace_ids: list[str] | None = None
 
 
 class Warning(BaseModel):
@@ -128,6 +111,15 @@ Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
 
 
+# The problems each route may answer besides 401/403 (require_role), 422 (its request model) and 500.
+_MISSING = problem_responses(404)
+_STATE = problem_responses(404, 409)
+_THROTTLED = problem_responses(404, 409, 429)
+_THROTTLED[429]["headers"] = {
+    "Retry-After": {"description": "Seconds until Amazon's quota allows the call", "schema": {"type": "integer"}}
+}
+
+
 def router(deps: Deps) -> APIRouter:
     api = APIRouter(prefix="/admin", tags=["connections"])
 
@@ -136,16 +128,16 @@ def router(deps: Deps) -> APIRouter:
     async def list_connections(_: Viewer) -> list[ConnectionView]:
         return [view(deps, c) for c in await connections.list_all(deps)]
 
-    @api.get("/connections/{connection_id}")
-    async def get_connection(connection_id: str, _: Viewer) -> ConnectionView:
+    @api.get("/connections/{connection_id}", responses=_MISSING)
+    async def get_connection(connection_id: ConnectionIdPath, _: Viewer) -> ConnectionView:
         return view(deps, await connections.get(deps, connection_id))
 
-    @api.get("/connections/{connection_id}/setup-links")
-    async def list_setup_links(connection_id: str, _: Viewer) -> list[SetupLinkView]:
+    @api.get("/connections/{connection_id}/setup-links", responses=_MISSING)
+    async def list_setup_links(connection_id: ConnectionIdPath, _: Viewer) -> list[SetupLinkView]:
         return [_link_view(link) for link in await connections.list_setup_links(deps, connection_id)]
 
-    @api.get("/connections/{connection_id}/audit")
-    async def audit(connection_id: str, _: Viewer) -> list[dict[str, Any]]:
+    @api.get("/connections/{connection_id}/audit", responses=_MISSING)
+    async def audit(connection_id: ConnectionIdPath, _: Viewer) -> list[dict[str, Any]]:
         return await connections.audit_trail(deps, connection_id)
 
     @api.get("/deadlines")
@@ -165,64 +157,70 @@ def router(deps: Deps) -> APIRouter:
         }
 
     # --- operator -------------------------------------------------------------------------------------
-    @api.patch("/connections/{connection_id}/settings")
+    @api.patch("/connections/{connection_id}/settings", responses=_STATE)
     async def update_settings(
-        connection_id: str,
+        connection_id: ConnectionIdPath,
         principal: Operator,
-        patch: Annotated[dict[str, Any], Body(description="Settings to replace, each whole; others stay.")],
+        patch: Annotated[SettingsPatch, Body()],  # type: ignore[valid-type]
     ) -> ConnectionView:
-        return view(deps, await connections.update_settings(deps, _actor(principal), connection_id, patch))
+        changes = patch.changes()  # type: ignore[attr-defined]
+        return view(deps, await connections.update_settings(deps, _actor(principal), connection_id, changes))
 
-    @api.patch("/connections/{connection_id}")
-    async def change_connection(connection_id: str, principal: Operator, body: ChangeConnection) -> ConnectionView:
+    @api.patch("/connections/{connection_id}", responses=_STATE)
+    async def change_connection(
+        connection_id: ConnectionIdPath, principal: Operator, body: ChangeConnection
+    ) -> ConnectionView:
         changed = await connections.rename(
             deps, _actor(principal), connection_id, name=body.name, marketplace_ids=body.marketplace_ids
         )
         return view(deps, changed)
 
-    @api.post("/connections/{connection_id}/enable")
-    async def enable(connection_id: str, principal: Operator) -> ConnectionView:
+    @api.post("/connections/{connection_id}/enable", responses=_STATE)
+    async def enable(connection_id: ConnectionIdPath, principal: Operator) -> ConnectionView:
         return view(deps, await connections.enable(deps, _actor(principal), connection_id))
 
-    @api.post("/connections/{connection_id}/disable")
-    async def disable(connection_id: str, principal: Operator) -> ConnectionView:
+    @api.post("/connections/{connection_id}/disable", responses=_STATE)
+    async def disable(connection_id: ConnectionIdPath, principal: Operator) -> ConnectionView:
         return view(deps, await connections.disable(deps, _actor(principal), connection_id))
 
-    @api.post("/connections/{connection_id}/test")
-    async def test(connection_id: str, principal: Operator) -> dict[str, Any]:
+    @api.post("/connections/{connection_id}/test", responses=_THROTTLED)
+    async def test(connection_id: ConnectionIdPath, principal: Operator) -> dict[str, Any]:
+        """getMarketplaceParticipations against the configured marketplaces; 429 + Retry-After past a few seconds."""
         return await connections.test_connection(deps, _actor(principal), connection_id)
 
     # --- admin ----------------------------------------------------------------------------------------
     @api.post("/connections", status_code=201)
-    async def create(body: CreateConnection, principal: Admin) -> CreatedConnection:
+    async def create(body: Annotated[CreateConnection, Body()], principal: Admin) -> CreatedConnection:
         c, consent = await connections.create(
             deps,
             _actor(principal),
             name=body.name,
             region=body.region,
             marketplace_ids=body.marketplace_ids,
-            settings=body.settings,
+            settings=body.settings_changes(),
         )
         return CreatedConnection(
             connection=view(deps, c), consent_url=consent.url, consent_expires_at=consent.expires_at
         )
 
-    @api.post("/connections/{connection_id}/authorize")
-    async def authorize(connection_id: str, principal: Admin) -> ConsentView:
+    @api.post("/connections/{connection_id}/authorize", responses=_STATE)
+    async def authorize(connection_id: ConnectionIdPath, principal: Admin) -> ConsentView:
         consent = await connections.start_authorization(deps, _actor(principal), connection_id)
         return ConsentView(consent_url=consent.url, consent_expires_at=consent.expires_at)
 
-    @api.post("/connections/{connection_id}/setup-link", status_code=201)
-    async def create_setup_link(connection_id: str, principal: Admin) -> SetupLinkView:
+    @api.post("/connections/{connection_id}/setup-link", status_code=201, responses=_STATE)
+    async def create_setup_link(connection_id: ConnectionIdPath, principal: Admin) -> SetupLinkView:
         issued = await connections.create_setup_link(deps, _actor(principal), connection_id)
         return _link_view(issued.link, issued.url)
 
-    @api.post("/connections/{connection_id}/setup-links/{link_id}/revoke")
-    async def revoke_setup_link(connection_id: str, link_id: str, principal: Admin) -> SetupLinkView:
+    @api.post("/connections/{connection_id}/setup-links/{link_id}/revoke", responses=_MISSING)
+    async def revoke_setup_link(
+        connection_id: ConnectionIdPath, link_id: SetupLinkIdPath, principal: Admin
+    ) -> SetupLinkView:
         return _link_view(await connections.revoke_setup_link(deps, _actor(principal), connection_id, link_id))
 
-    @api.post("/connections/{connection_id}/disconnect")
-    async def disconnect(connection_id: str, principal: Admin) -> ConnectionView:
+    @api.post("/connections/{connection_id}/disconnect", responses=_MISSING)
+    async def disconnect(connection_id: ConnectionIdPath, principal: Admin) -> ConnectionView:
         return view(deps, await connections.disconnect(deps, _actor(principal), connection_id))
 
     @api.post("/refresh-tokens/re-encrypt", tags=["keys"])
@@ -230,55 +228,3 @@ def router(deps: Deps) -> APIRouter:
         return await connections.re_encrypt_refresh_tokens(deps, _actor(principal))
 
     return api
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors become 4xx/502 with a message; validation errors name each field."""
-
-    def problem(
-        status: int, detail: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
-    ) -> JSONResponse:
-        body: dict[str, Any] = {"detail": detail}
-        if errors is not None:
-            body["errors"] = errors
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    async def not_found(_: Request, exc: Exception) -> JSONResponse:
-        return problem(404, str(exc))
-
-    async def conflict(_: Request, exc: Exception) -> JSONResponse:
-        return problem(409, str(exc))
-
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, settings_rules.InvalidSettings)
-        return problem(422, f"invalid input: {exc}", exc.errors)
-
-    async def throttled(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, connections.Throttled)
-        return problem(429, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
-
-    async def upstream(_: Request, exc: Exception) -> JSONResponse:
-        return problem(502, str(exc))
-
-    async def undecryptable(_: Request, exc: Exception) -> JSONResponse:
-        # A missing key (rotation done wrong) or a ciphertext moved between rows: an operator must look.
-        log.error("stored refresh token cannot be decrypted: %s", exc)
-        return problem(500, f"the stored consent cannot be decrypted: {exc}")
-
-    async def request_invalid(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        return problem(422, "invalid input: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
-
-    app.add_exception_handler(connections.NotFound, not_found)
-    app.add_exception_handler(connections.Conflict, conflict)
-    app.add_exception_handler(settings_rules.InvalidSettings, invalid)
-    app.add_exception_handler(connections.UpstreamFailed, upstream)
-    app.add_exception_handler(connections.Throttled, throttled)
-    # spapi's errors name the operation, status and Amazon's codes only, never a token.
-    app.add_exception_handler(spapi.SpApiError, upstream)
-    app.add_exception_handler(RequestValidationError, request_invalid)
-    app.add_exception_handler(DecryptionFailed, undecryptable)

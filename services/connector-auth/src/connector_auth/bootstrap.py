@@ -87,6 +87,5 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
             ],
             principals=settings.admin_principals(),
         )
-        admin_routes.install_error_handlers(app)
         watch = DeadlineWatch(deps)
         yield Service(app=app, workers=[relay, watch], deps=deps, deadline_watch=watch)

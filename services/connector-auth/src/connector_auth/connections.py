@@ -18,13 +18,14 @@ from urllib.parse import urlencode
 
 import asyncpg
 import messaging
+import servicekit
 import spapi
 from contracts import MARKETPLACES, ConnectionStatus, ConnectionUpdatedV1, ConnectionWarning, new_event
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from connector_auth import deadlines, oauth_state, repository, settings_rules
-from connector_auth.access_tokens import AccessToken, NoRefreshToken, RefreshRefused
+from connector_auth.access_tokens import AccessToken, NoRefreshToken, RefreshRefused, unseal
 from connector_auth.crypto import Sealed, refresh_token_aad
 from connector_auth.deps import Deps
 from connector_auth.repository import Connection
@@ -32,8 +33,10 @@ from connector_auth.repository import Connection
 log = logging.getLogger(__name__)
 
 SOURCE = "connector-auth"
-REGIONS = ("NA", "EU", "FE")
 TOPIC = "connection.updated"
+# The ids create() and create_setup_link() mint; the admin API refuses any other shape up front.
+CONNECTION_ID_PATTERN = r"^conn-[0-9a-f]{16}$"
+SETUP_LINK_ID_PATTERN = r"^sl-[0-9a-f]{16}$"
 # How long an admin request waits for a rate-limit token of Amazon's before it answers 429.
 ADMIN_MAX_WAIT = 3.0
 
@@ -41,27 +44,41 @@ CALLBACKS = Counter("connector_auth_oauth_callbacks_total", "OAuth callbacks by 
 ISSUED = Counter("connector_auth_access_tokens_issued_total", "Access tokens handed to services", ["service"])
 
 
-class NotFound(Exception):
-    pass
+# Refusals are servicekit problems: the admin app answers each with its status as application/problem+json.
+class NotFound(servicekit.Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(404, detail)
 
 
-class Conflict(Exception):
+class Conflict(servicekit.Problem):
     """The connection's state does not allow this (e.g. enabling a disconnected connection)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(409, detail)
 
 
 class AuthorizationRefused(Exception):
     """The OAuth callback was refused; the message is shown to the person in the browser."""
 
 
-class UpstreamFailed(Exception):
+class UpstreamFailed(servicekit.Problem):
     """Amazon could not be reached or answered with an error we cannot act on."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(502, detail)
 
-class Throttled(Exception):
+
+class Throttled(servicekit.Problem):
     """Amazon's quota for the operation is spent for now; `retry_after` seconds until the next call can go."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Amazon's rate limit for this call is spent; retry in {math.ceil(retry_after)} s")
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            429,
+            f"Amazon's rate limit for this call is spent; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            retry_after_seconds=seconds,
+        )
         self.retry_after = retry_after
 
 
@@ -160,25 +177,16 @@ async def _locked(conn: asyncpg.Connection, connection_id: str) -> Connection:
 # --- creating and consenting -------------------------------------------------------------------------
 
 
-def validate_new(name: str, region: str, marketplace_ids: list[str]) -> list[dict[str, str]]:
+def marketplaces_outside(region: str, marketplace_ids: list[str]) -> list[dict[str, str]]:
+    """The ids not in `region`: the one rule on marketplaces a request's schema cannot state (the stored region)."""
     errors = []
-    if not 1 <= len(name.strip()) <= 200:
-        errors.append({"field": "name", "message": "must be 1 to 200 characters"})
-    if region not in REGIONS:
-        errors.append({"field": "region", "message": "must be one of NA, EU, FE"})
-    if not marketplace_ids:
-        errors.append({"field": "marketplace_ids", "message": "at least one marketplace is needed"})
-    if len(set(marketplace_ids)) != len(marketplace_ids):
-        errors.append({"field": "marketplace_ids", "message": "marketplace ids must be unique"})
     for position, mid in enumerate(marketplace_ids):
         known = MARKETPLACES.get(mid)
         if known is None:
-            errors.append(
-                {"field": f"marketplace_ids.{position}", "message": f"{mid!r} is not an Amazon marketplace id"}
-            )
+            errors.append({"field": f"marketplace_ids.{position}", "message": "not an Amazon marketplace id"})
         elif known.region != region:
             errors.append(
-                {"field": f"marketplace_ids.{position}", "message": f"{mid} is in region {known.region}, not {region}"}
+                {"field": f"marketplace_ids.{position}", "message": f"in region {known.region}, not {region}"}
             )
     return errors
 
@@ -192,15 +200,15 @@ async def create(
     marketplace_ids: list[str],
     settings: dict[str, Any] | None = None,
 ) -> tuple[Connection, Consent]:
-    """A pending connection plus the Amazon consent URL to send the seller to (state valid 10 minutes)."""
-    errors = validate_new(name, region, marketplace_ids)
-    if errors:
-        raise settings_rules.InvalidSettings(errors)
+    """A pending connection plus the Amazon consent URL to send the seller to (state valid 10 minutes).
+
+    The admin API's request model has checked name, region and marketplaces; the contract checks them again.
+    """
     validated = settings_rules.initial(settings)
     now = deps.clock()
     c = Connection(
         id="conn-" + secrets.token_hex(8),
-        name=name.strip(),
+        name=name,
         region=region,
         marketplace_ids=list(marketplace_ids),
         status="pending",
@@ -216,7 +224,7 @@ async def create(
         # The contract's own checks (e.g. a token pasted into the name) run before anything is stored.
         payload(deps, dataclasses.replace(c, revision=1), [])
     except ValidationError as exc:
-        raise settings_rules.InvalidSettings(settings_rules.field_errors(exc)) from None
+        raise settings_rules.InvalidSettings(servicekit.field_errors(exc)) from None
     async with deps.pool.acquire() as conn, conn.transaction():
         await repository.insert_connection(conn, c)
         c = await _publish(deps, conn, c)
@@ -433,13 +441,14 @@ async def open_setup_link(deps: Deps, token_value: str) -> BrowserConsent:
 
 
 async def update_settings(deps: Deps, actor: Actor, connection_id: str, patch: dict[str, Any]) -> Connection:
+    """Each setting in `patch` replaced whole; errors name fields as the patch spells them (no prefix)."""
     if not patch:
-        raise settings_rules.InvalidSettings([{"field": "settings", "message": "no setting to change"}])
+        raise settings_rules.InvalidSettings([{"field": "body", "message": "no setting to change"}])
     async with deps.pool.acquire() as conn, conn.transaction():
         c = await _locked(conn, connection_id)
         if c.status == "disconnected":
             raise Conflict("a disconnected connection has no settings to change")
-        merged = settings_rules.merge(c.settings, patch).model_dump(mode="json")
+        merged = settings_rules.merge(c.settings, patch, prefix="").model_dump(mode="json")
         changed = sorted(k for k in merged if merged[k] != c.settings.get(k))
         if not changed:
             return c
@@ -458,16 +467,16 @@ async def rename(
             raise Conflict("a disconnected connection cannot change")
         new = dataclasses.replace(
             c,
-            name=name.strip() if name is not None else c.name,
+            name=name if name is not None else c.name,
             marketplace_ids=marketplace_ids if marketplace_ids is not None else c.marketplace_ids,
         )
-        errors = validate_new(new.name, new.region, new.marketplace_ids)
+        errors = marketplaces_outside(new.region, new.marketplace_ids)
         if errors:
             raise settings_rules.InvalidSettings(errors)
         try:
             payload(deps, new, [])
         except ValidationError as exc:
-            raise settings_rules.InvalidSettings(settings_rules.field_errors(exc)) from None
+            raise settings_rules.InvalidSettings(servicekit.field_errors(exc)) from None
         c = await _publish(deps, conn, new)
         await _audit(deps, conn, actor, "connection.changed", c.id)
     deps.published()
@@ -618,7 +627,7 @@ async def re_encrypt_refresh_tokens(deps: Deps, actor: Actor) -> dict[str, Any]:
         rows = await repository.refresh_tokens_not_under(conn, primary)
         for row in rows:
             aad = refresh_token_aad(row["connection_id"], row["region"])
-            plaintext = deps.cipher.decrypt(Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"])), aad)
+            plaintext = unseal(deps.cipher, Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"])), aad)
             await repository.store_refresh_token(
                 conn, row["connection_id"], deps.cipher.encrypt(plaintext, aad), deps.clock()
             )

@@ -4,6 +4,7 @@
 from datetime import datetime
 from typing import Annotated
 
+import spapi
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
@@ -35,6 +36,9 @@ def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
             raise connections.Conflict(
                 f"Amazon refused the consent of connection {connection_id}; the seller must authorize again"
             ) from None
+        except spapi.AuthError as exc:
+            # Its text names the grant and Amazon's codes only, never a token.
+            raise connections.UpstreamFailed(str(exc)) from None
         return IssuedAccessToken(access_token=token.value.get_secret_value(), expires_at=token.expires_at)
 
     return api

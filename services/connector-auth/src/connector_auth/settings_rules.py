@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import servicekit
 from contracts import ConnectionSettingsV1
 from pydantic import ValidationError
 
@@ -22,40 +23,30 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
-# Pydantic location hops that are not JSON keys: tagged-union tags and the "[key]" marker of dict keys.
-_NOT_FIELDS = frozenset({"daily", "interval", "near_real_time", "[key]"})
+class InvalidSettings(servicekit.Problem):
+    """422 naming each refused field (`errors`: `{field, message}`), never the value sent."""
 
-
-class InvalidSettings(Exception):
     def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        detail = "invalid input: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(422, detail, errors=errors)
         self.errors = errors
 
 
-def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    """Pydantic errors as `{field, message}`, the field spelt as a dotted path the operator sent."""
-    errors = []
-    for error in exc.errors():
-        # Drop pydantic's tagged-union hops (e.g. `daily`) so the path matches the JSON sent.
-        path = [str(p) for p in error["loc"] if p not in _NOT_FIELDS]
-        field = ".".join(filter(None, [prefix, *path])) or prefix or "body"
-        errors.append({"field": field, "message": error["msg"].removeprefix("Value error, ")})
-    return errors
-
-
-def validate_settings(raw: dict[str, Any]) -> ConnectionSettingsV1:
+def validate_settings(raw: dict[str, Any], prefix: str = "settings") -> ConnectionSettingsV1:
+    """`raw` as the contract's settings; errors name fields under `prefix` (the path the client wrote)."""
     unknown = sorted(set(raw) - set(ConnectionSettingsV1.model_fields))
     if unknown:
-        raise InvalidSettings([{"field": f"settings.{name}", "message": "unknown setting"} for name in unknown])
+        named = [".".join(filter(None, [prefix, name])) for name in unknown]
+        raise InvalidSettings([{"field": field, "message": "unknown setting"} for field in named])
     try:
         return ConnectionSettingsV1.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidSettings(field_errors(exc, "settings")) from None
+        raise InvalidSettings(servicekit.field_errors(exc, prefix=prefix, body=raw)) from None
 
 
-def merge(current: dict[str, Any], patch: dict[str, Any]) -> ConnectionSettingsV1:
+def merge(current: dict[str, Any], patch: dict[str, Any], prefix: str = "settings") -> ConnectionSettingsV1:
     """A top-level merge: each setting in `patch` replaces the current one whole (maps and sets included)."""
-    return validate_settings({**current, **patch})
+    return validate_settings({**current, **patch}, prefix)
 
 
 def initial(overrides: dict[str, Any] | None) -> ConnectionSettingsV1:
