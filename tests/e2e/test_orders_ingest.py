@@ -133,7 +133,8 @@ async def test_sigkill_in_the_middle_of_a_poll_loses_and_duplicates_nothing(
 
         async def mid_run() -> bool:
             row = await db.fetchrow(
-                "SELECT records_published FROM sync_runs WHERE connection_id = $1 AND status = 'running'",
+                "SELECT coalesce((counts->>'published')::int, 0) AS records_published FROM sync_history_runs"
+                " WHERE connection_id = $1 AND status = 'running'",
                 connection_id,
             )
             return row is not None and 0 < row["records_published"] < ORDERS
@@ -154,7 +155,11 @@ async def test_sigkill_in_the_middle_of_a_poll_loses_and_duplicates_nothing(
                 return mine if len(ids) >= ORDERS else None
 
             records = await eventually(all_published, timeout=60, interval=0.5)
-            runs = await db.fetch("SELECT * FROM sync_runs WHERE connection_id = $1 ORDER BY id", connection_id)
+            runs = await db.fetch(
+                "SELECT *, coalesce((counts->>'published')::int, 0) AS records_published FROM sync_history_runs"
+                " WHERE connection_id = $1 ORDER BY id",
+                connection_id,
+            )
             published = await db.fetchval(
                 "SELECT count(*) FROM published_events WHERE amazon_order_id = ANY($1::text[])", order_ids
             )

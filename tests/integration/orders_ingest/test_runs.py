@@ -148,18 +148,18 @@ async def test_retention_keeps_succeeded_runs_30_days_and_failed_ones_60(
         ids = {}
         for (status, days), _ in ages.items():
             rows = await h.fetch(
-                """INSERT INTO sync_runs (connection_id, trigger, lane, status, started_at, ended_at)
+                """INSERT INTO sync_history_runs (connection_id, trigger, lane, status, started_at, ended_at)
                    VALUES ('conn-old', 'scheduled', 'poll', $1, now() - make_interval(days => $2),
                            now() - make_interval(days => $2)) RETURNING id""",
                 status, days,
             )  # fmt: skip
             ids[(status, days)] = rows[0]["id"]
-            await h.fetch("INSERT INTO sync_run_errors (run_id, error) VALUES ($1, 'x')", rows[0]["id"])
+            await h.fetch("INSERT INTO sync_history_errors (run_id, error) VALUES ($1, 'x')", rows[0]["id"])
         assert h.service is not None
         assert await h.service.retention.purge() == 2
-        left = {r["id"] for r in await h.fetch("SELECT id FROM sync_runs")}
+        left = {r["id"] for r in await h.fetch("SELECT id FROM sync_history_runs")}
         assert {key for key, run_id in ids.items() if run_id in left} == {k for k, keep in ages.items() if keep}
-        assert len(await h.fetch("SELECT 1 FROM sync_run_errors")) == 2
+        assert len(await h.fetch("SELECT 1 FROM sync_history_errors")) == 2
 
 
 async def test_two_replicas_never_poll_one_connection_at_once_and_publish_each_order_once(
@@ -201,4 +201,4 @@ async def test_a_tombstone_removes_the_connection_and_its_schedule(
         assert await h.fetch("SELECT * FROM schedules") == []
         async with h.api() as api:
             assert (await api.post("/admin/connections/conn-gone/sync-now")).status_code == 404
-        assert len(await h.fetch("SELECT * FROM sync_runs")) == 1  # history stays
+        assert len(await h.fetch("SELECT * FROM sync_history_runs")) == 1  # history stays

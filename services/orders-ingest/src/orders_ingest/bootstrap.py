@@ -14,17 +14,20 @@ import messaging
 import sellers
 import servicekit
 import spapi
+import synchistory
 from fastapi import FastAPI
 
 from orders_ingest import admin, handlers
 from orders_ingest.notifications import NotificationIntake
 from orders_ingest.settings import Settings
-from orders_ingest.sync import RetentionJob, Scheduler, SyncEngine, Tuning
+from orders_ingest.sync import SyncEngine, Tuning, build_retention, build_scheduler
 
 SERVICE = "orders-ingest"
 SCHEMA = "orders_ingest"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
+    # Before our own: our 0003 moves the sync history it kept into the lib's tables.
+    servicekit.MigrationSource("synchistory", synchistory.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
     # After our own: our 0001 created `connections` before the lib did; the lib's 0001 adopts it (its README).
     servicekit.MigrationSource("sellers", sellers.MIGRATIONS_DIR),
@@ -37,8 +40,8 @@ class Service:
     workers: list[servicekit.Worker]
     pool: asyncpg.Pool
     engine: SyncEngine
-    scheduler: Scheduler
-    retention: RetentionJob
+    scheduler: synchistory.Scheduler
+    retention: synchistory.Retention
     consumer: messaging.Consumer
     relay: messaging.OutboxRelay
 
@@ -75,8 +78,8 @@ async def build(
             buyer_ref_key=settings.buyer_ref_key.get_secret_value().encode(),
             published=relay.wake,
         )
-        scheduler = Scheduler(pool, engine, tuning)
-        retention = RetentionJob(pool, tuning)
+        scheduler = build_scheduler(pool, engine, tuning)
+        retention = build_retention(pool, tuning)
 
         # A tombstone deletes the connection and, by cascade, its schedule; orders and sync history stay.
         projection = sellers.consumer_routes(

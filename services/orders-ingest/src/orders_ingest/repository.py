@@ -1,11 +1,13 @@
-"""SQL over schema orders_ingest: connections, schedules, order bookkeeping, published revisions, sync runs.
+"""SQL over schema orders_ingest: schedules, notifications, order bookkeeping, published revisions.
+
+Sync runs and the lanes' due times are the synchistory lib's tables; the functions that change when a lane has
+work nudge it here, in the same transaction.
 
 Every function takes the caller's connection; none commits. Nothing here stores PII.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ import asyncpg
 import sellers
 from sellers import Connection
 
-MAX_ERROR_TEXT = 1000
+from orders_ingest.sync_history import HISTORY, Lane
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,34 +30,6 @@ class Schedule:
     failures: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Run:
-    id: int
-    connection_id: str
-    trigger: str
-    lane: str
-    status: str
-    replay: bool
-    window_from: datetime | None
-    window_to: datetime | None
-    order_ids: list[str] | None
-    resync_of: int | None
-
-
-def lock_key(lane: str, connection_id: str) -> int:
-    """Advisory-lock key of one connection's lane: one replica at a time polls (or fetches for) a connection."""
-    digest = hashlib.sha256(f"orders-ingest:{lane}:{connection_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-async def try_lock(conn: asyncpg.Connection, key: int) -> bool:
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-
-
-async def unlock(conn: asyncpg.Connection, key: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1)", key)
-
-
 # --- connections and schedules -----------------------------------------------------------------------
 
 
@@ -66,6 +40,8 @@ async def ensure_schedule(conn: asyncpg.Connection, connection_id: str, start_fr
         connection_id,
         start_from,
     )
+    # A connection that is (again) active: its poll lane looks at the schedule now.
+    await HISTORY.nudge(conn, connection_id, Lane.POLL)
 
 
 # The connections table is the sellers lib's (its projection keeps it); these names read it for our callers.
@@ -143,225 +119,11 @@ async def poll_failed(conn: asyncpg.Connection, connection_id: str, *, retry_in:
     return failures
 
 
-async def poll_now(conn: asyncpg.Connection, connection_id: str) -> None:
-    await conn.execute("UPDATE schedules SET next_poll_at = now() WHERE connection_id = $1", connection_id)
-
-
-# --- what is due -------------------------------------------------------------------------------------
-
-
-async def due_lanes(conn: asyncpg.Connection, limit: int) -> list[tuple[str, str]]:
-    """(connection_id, lane) pairs with work: a due poll or cancellation check, a queued run, a notification."""
-    rows = await conn.fetch(
-        """SELECT connection_id, lane FROM (
-           SELECT connection_id, 'poll' AS lane FROM connections c JOIN schedules s USING (connection_id)
-             WHERE c.status = 'active' AND c.selling_partner_id IS NOT NULL
-               AND (s.next_poll_at <= now()
-                    OR (s.next_cancel_check_at <= now() AND (c.settings->>'order_poll_interval_minutes')::int > 60))
-           UNION
-           SELECT r.connection_id, r.lane FROM sync_runs r JOIN connections c USING (connection_id)
-             WHERE r.status IN ('queued', 'running') AND c.status = 'active'
-           UNION
-           SELECT n.connection_id, 'notify' FROM notifications n JOIN connections c USING (connection_id)
-             WHERE n.run_id IS NULL AND n.not_before <= now() AND c.status = 'active'
-           ) due
-           ORDER BY random()  -- no connection's lane starves behind others that are always due
-           LIMIT $1""",
-        limit,
-    )
-    return [(r["connection_id"], r["lane"]) for r in rows]
-
-
-async def interrupt_running(conn: asyncpg.Connection, connection_id: str, lane: str) -> list[int]:
-    """Runs left 'running' by a process that died (the caller holds the lane's lock, so no one runs them)."""
-    rows = await conn.fetch(
-        """UPDATE sync_runs SET status = 'failed', ended_at = now(),
-                  error = 'interrupted: the process running it stopped; its work is redone by a new run'
-           WHERE connection_id = $1 AND lane = $2 AND status = 'running' RETURNING id, trigger""",
-        connection_id,
-        lane,
-    )
-    # Requested runs are requeued as new runs; scheduled polls are simply still due.
-    requeued = []
-    for row in rows:
-        if row["trigger"] in ("manual", "resync", "custom_range"):
-            new_id = await conn.fetchval(
-                """INSERT INTO sync_runs (connection_id, trigger, lane, status, replay, window_from, window_to,
-                                          order_ids, resync_of, requested_by)
-                   SELECT connection_id, trigger, lane, 'queued', replay, window_from, window_to, order_ids,
-                          resync_of, requested_by FROM sync_runs WHERE id = $1 RETURNING id""",
-                row["id"],
-            )
-            requeued.append(new_id)
-    return [r["id"] for r in rows]
-
-
-# --- sync runs ---------------------------------------------------------------------------------------
-
-_RUN_COLUMNS = "id, connection_id, trigger, lane, status, replay, window_from, window_to, order_ids, resync_of"
-
-
-def _run(row: asyncpg.Record) -> Run:
-    return Run(
-        id=row["id"],
-        connection_id=row["connection_id"],
-        trigger=row["trigger"],
-        lane=row["lane"],
-        status=row["status"],
-        replay=row["replay"],
-        window_from=row["window_from"],
-        window_to=row["window_to"],
-        order_ids=list(row["order_ids"]) if row["order_ids"] is not None else None,
-        resync_of=row["resync_of"],
-    )
-
-
-async def queue_run(
-    conn: asyncpg.Connection,
-    *,
-    connection_id: str,
-    trigger: str,
-    lane: str = "poll",
-    replay: bool = False,
-    window_from: datetime | None = None,
-    window_to: datetime | None = None,
-    order_ids: list[str] | None = None,
-    resync_of: int | None = None,
-    requested_by: str | None = None,
-    status: str = "queued",
-) -> int:
-    run_id: int = await conn.fetchval(
-        """INSERT INTO sync_runs (connection_id, trigger, lane, status, replay, window_from, window_to, order_ids,
-                                  resync_of, requested_by, started_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $4 = 'running' THEN now() END) RETURNING id""",
-        connection_id,
-        trigger,
-        lane,
-        status,
-        replay,
-        window_from,
-        window_to,
-        order_ids,
-        resync_of,
-        requested_by,
-    )
-    return run_id
-
-
-async def next_queued_run(conn: asyncpg.Connection, connection_id: str, lane: str) -> Run | None:
-    row = await conn.fetchrow(
-        f"""UPDATE sync_runs SET status = 'running', started_at = now()
-            WHERE id = (SELECT id FROM sync_runs WHERE connection_id = $1 AND lane = $2 AND status = 'queued'
-                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            RETURNING {_RUN_COLUMNS}""",
-        connection_id,
-        lane,
-    )
-    return _run(row) if row else None
-
-
-async def start_run(conn: asyncpg.Connection, **fields: Any) -> Run:
-    run_id = await queue_run(conn, status="running", **fields)
-    row = await conn.fetchrow(f"SELECT {_RUN_COLUMNS} FROM sync_runs WHERE id = $1", run_id)
-    return _run(row)
-
-
-async def set_run_window(
-    conn: asyncpg.Connection, run_id: int, window_from: datetime, window_to: datetime | None
-) -> None:
+async def purge_notifications(conn: asyncpg.Connection, *, older_than: timedelta) -> None:
+    """Handled notification ids go with the history of the runs that handled them."""
     await conn.execute(
-        "UPDATE sync_runs SET window_from = $2, window_to = $3 WHERE id = $1", run_id, window_from, window_to
+        "DELETE FROM notifications WHERE run_id IS NOT NULL AND received_at < now() - $1::interval", older_than
     )
-
-
-async def add_counts(
-    conn: asyncpg.Connection, run_id: int, *, fetched: int, published: int, unchanged: int, skipped: int, failed: int
-) -> None:
-    await conn.execute(
-        """UPDATE sync_runs SET records_fetched = records_fetched + $2, records_published = records_published + $3,
-                  records_unchanged = records_unchanged + $4, records_skipped = records_skipped + $5,
-                  records_failed = records_failed + $6
-           WHERE id = $1""",
-        run_id,
-        fetched,
-        published,
-        unchanged,
-        skipped,
-        failed,
-    )
-
-
-async def add_error(conn: asyncpg.Connection, run_id: int, amazon_order_id: str | None, error: str) -> None:
-    await conn.execute(
-        "INSERT INTO sync_run_errors (run_id, amazon_order_id, error) VALUES ($1, $2, $3)",
-        run_id,
-        amazon_order_id,
-        error[:MAX_ERROR_TEXT],
-    )
-
-
-async def finish_run(conn: asyncpg.Connection, run_id: int, *, error: str | None = None) -> str:
-    status: str = await conn.fetchval(
-        """UPDATE sync_runs SET ended_at = now(), error = $2,
-                  status = CASE WHEN $2::text IS NULL AND records_failed = 0 THEN 'succeeded' ELSE 'failed' END
-           WHERE id = $1 RETURNING status""",
-        run_id,
-        error[:MAX_ERROR_TEXT] if error else None,
-    )
-    return status
-
-
-async def list_runs(
-    conn: asyncpg.Connection,
-    *,
-    connection_id: str | None,
-    status: str | None,
-    trigger: str | None,
-    before_id: int | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT * FROM sync_runs
-           WHERE ($1::text IS NULL OR connection_id = $1) AND ($2::text IS NULL OR status = $2)
-             AND ($3::text IS NULL OR trigger = $3) AND ($4::bigint IS NULL OR id < $4)
-           ORDER BY id DESC LIMIT $5""",
-        connection_id,
-        status,
-        trigger,
-        before_id,
-        limit,
-    )
-    return [dict(r) for r in rows]
-
-
-async def get_run(conn: asyncpg.Connection, run_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM sync_runs WHERE id = $1", run_id)
-    return dict(row) if row else None
-
-
-async def run_errors(conn: asyncpg.Connection, run_id: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT amazon_order_id, error, at FROM sync_run_errors WHERE run_id = $1 ORDER BY id", run_id
-    )
-    return [dict(r) for r in rows]
-
-
-async def purge_history(conn: asyncpg.Connection, *, succeeded: timedelta, failed: timedelta) -> int:
-    """Retention: succeeded runs after `succeeded`, failed ones after `failed` (their errors go with them)."""
-    deleted: int = await conn.fetchval(
-        """WITH gone AS (
-               DELETE FROM sync_runs
-               WHERE (status = 'succeeded' AND ended_at < now() - $1::interval)
-                  OR (status = 'failed' AND ended_at < now() - $2::interval)
-               RETURNING 1)
-           SELECT count(*) FROM gone""",
-        succeeded,
-        failed,
-    )
-    await conn.execute(
-        "DELETE FROM notifications WHERE run_id IS NOT NULL AND received_at < now() - $1::interval", succeeded
-    )
-    return deleted
 
 
 # --- notifications -----------------------------------------------------------------------------------
@@ -377,6 +139,8 @@ async def add_notification(
         connection_id,
         amazon_order_id,
     )
+    if row is not None:
+        await HISTORY.nudge(conn, connection_id, Lane.NOTIFY)
     return row is not None
 
 
@@ -389,6 +153,14 @@ async def pending_notification_orders(conn: asyncpg.Connection, connection_id: s
         limit,
     )
     return [r["amazon_order_id"] for r in rows]
+
+
+async def next_notification_at(conn: asyncpg.Connection, connection_id: str) -> datetime | None:
+    """When the earliest waiting notification of the connection may be fetched."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT min(not_before) FROM notifications WHERE connection_id = $1 AND run_id IS NULL", connection_id
+    )
+    return at
 
 
 async def notifications_failed(

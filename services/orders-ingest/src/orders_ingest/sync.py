@@ -1,33 +1,37 @@
 """Sync runs: read orders from Amazon, publish each (seller, order, revision) once through the outbox, record history.
 
+The synchistory lib runs the lanes (`Lane.POLL`, `Lane.NOTIFY`) under advisory locks, schedules them, recovers
+what a dead process left and keeps the history; `SyncEngine` is what a run of orders-ingest does.
+
 Guarantees:
 - An event goes to the outbox in the same transaction as its `published_events` row, so a crash at any point
   either publishes it later (outbox) or re-reads it on the next run; never twice, never lost.
-- A run holds its connection's advisory lock (one lane for polls and requested runs, one for notifications),
-  so several replicas never poll one connection at once. A run left `running` by a dead process is closed as
-  failed by the next lock holder, and requested runs are requeued.
 - The watermark moves only after a run read every page; per-record failures do not hold it back (they are
-  in the run's history and a resync retries them).
+  in the run's history and a resync retries them). An order that breaks in a way nobody foresaw is such a
+  failure too (its error names the exception's type and line, never its values).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
 
 import asyncpg
 import httpx
 import messaging
 import servicekit
 import spapi
+import synchistory
 from contracts import ContractError, OrderStatus, new_event
+from synchistory import Run, RunFailed, Tally, Trigger
 
 from orders_ingest import domain, repository
 from orders_ingest.domain import Connection, Decision, InvalidOrder
+from orders_ingest.sync_history import HISTORY, Lane, OrdersTrigger
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ RECEIVED = "order.received"
 CANCELLED = "order.cancelled"
 # Amazon: the Before bound of searchOrders must be at least two minutes before now.
 AMAZON_VISIBILITY_LAG = timedelta(minutes=2)
+# Runs that read from the schedule's watermark and move it on.
+_SCHEDULED = (Trigger.SCHEDULED, Trigger.MANUAL, OrdersTrigger.CANCELLATION_CHECK)
+STOPPED = "stopped by a shutdown before the last page; the next run reads this window again"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,34 +54,33 @@ class Tuning:
     initial_lookback: timedelta = timedelta(days=3)
     page_size: int = 100
     max_concurrent_lanes: int = 4
-    tick_seconds: float = 1.0
+    # The scheduler sleeps until the earliest due lane or a wake-up, at most this long.
+    scheduler_max_sleep: timedelta = timedelta(seconds=30)
+    # A lane a replica took is left alone by the others this long (a dead replica's lanes come back after it).
+    lane_lease: timedelta = timedelta(minutes=5)
     notification_batch: int = 50
     notification_retry: timedelta = timedelta(seconds=30)  # doubled on each failed attempt
     notification_attempts: int = 5
     failure_backoff: timedelta = timedelta(minutes=1)
-    keep_succeeded: timedelta = timedelta(days=30)
-    keep_failed: timedelta = timedelta(days=60)
+    keep_succeeded: timedelta = synchistory.KEEP_SUCCEEDED
+    keep_failed: timedelta = synchistory.KEEP_FAILED
     retention_every: timedelta = timedelta(hours=1)
 
     def scaled(self, duration: timedelta) -> timedelta:
         return duration / self.speedup
 
 
-@dataclass(slots=True)
-class Counts:
-    fetched: int = 0
-    published: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-    errors: list[tuple[str | None, str]] = field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a run that read everything hands to `finished`."""
 
-
-class Stopping(Exception):
-    """The process is shutting down between two pages of a run."""
+    started: datetime
+    horizon: datetime | None  # the window's upper bound: the next watermark (None for runs over order ids)
 
 
 class SyncEngine:
+    """orders-ingest's `synchistory.SyncWork`: which runs are due, what one does, what it changes when it ends."""
+
     def __init__(
         self,
         *,
@@ -89,103 +95,97 @@ class SyncEngine:
         self._tuning = tuning
         self._buyer_ref_key = buyer_ref_key
         self._published = published
-        self.stopping = asyncio.Event()
+        self.lanes = synchistory.Lanes(
+            pool,
+            HISTORY,
+            self,
+            backoff=tuning.scaled(tuning.failure_backoff),
+            max_backoff=tuning.scaled(timedelta(minutes=30)),
+        )
 
-    # --- lanes -----------------------------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self.lanes.stopping.is_set()
 
-    async def run_lane(self, connection_id: str, lane: str) -> None:
-        """Does the lane's due work while holding its advisory lock; returns at once if another replica has it."""
-        key = repository.lock_key(lane, connection_id)
-        async with self._pool.acquire() as lock_conn:
-            if not await repository.try_lock(lock_conn, key):
-                return
-            try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    interrupted = await repository.interrupt_running(conn, connection_id, lane)
-                if interrupted:
-                    log.warning("closed runs of a stopped process", extra={"runs": interrupted, "lane": lane})
-                while not self.stopping.is_set():
-                    run, connection = await self._next_run(connection_id, lane)
-                    if run is None or connection is None:
-                        return
-                    with servicekit.log_context(connection_id=connection_id, run_id=run.id, trigger=run.trigger):
-                        await self.execute(run, connection)
-            finally:
-                await repository.unlock(lock_conn, key)
+    # --- synchistory.SyncWork ----------------------------------------------------------------------
 
-    async def _next_run(self, connection_id: str, lane: str) -> tuple[repository.Run | None, Connection | None]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            connection = await repository.connection(conn, connection_id)
-            if connection is None or not connection.callable:
-                return None, None
-            if lane == "notify":
-                order_ids = await repository.pending_notification_orders(
-                    conn, connection_id, self._tuning.notification_batch
-                )
-                if not order_ids:
-                    return None, None
-                run = await repository.start_run(
-                    conn, connection_id=connection_id, trigger="notification", lane="notify", order_ids=order_ids
-                )
-                return run, connection
-            queued = await repository.next_queued_run(conn, connection_id, lane)
-            if queued is not None:
-                return queued, connection
-            schedule = await repository.schedule(conn, connection_id)
-            now = datetime.now(UTC)
-            if schedule is None:
-                return None, None
-            if schedule.next_poll_at <= now:
-                return await repository.start_run(conn, connection_id=connection_id, trigger="scheduled"), connection
-            if domain.needs_cancellation_checks(connection.settings) and schedule.next_cancel_check_at <= now:
-                run = await repository.start_run(conn, connection_id=connection_id, trigger="cancellation_check")
-                return run, connection
-            return None, None
+    async def context(self, conn: asyncpg.Connection, connection_id: str) -> Connection | None:
+        connection = await repository.connection(conn, connection_id)
+        return connection if connection is not None and connection.callable else None
+
+    async def due_run(
+        self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum, context: Connection
+    ) -> Run | None:
+        if lane == Lane.NOTIFY:
+            order_ids = await repository.pending_notification_orders(
+                conn, connection_id, self._tuning.notification_batch
+            )
+            if not order_ids:
+                return None
+            return await HISTORY.start_run(
+                conn, connection_id=connection_id, trigger=OrdersTrigger.NOTIFICATION, lane=Lane.NOTIFY,
+                record_keys=order_ids,
+            )  # fmt: skip
+        schedule = await repository.schedule(conn, connection_id)
+        if schedule is None:
+            return None
+        now = datetime.now(UTC)
+        trigger: StrEnum | None = None
+        if schedule.next_poll_at <= now:
+            trigger = Trigger.SCHEDULED
+        elif domain.needs_cancellation_checks(context.settings) and schedule.next_cancel_check_at <= now:
+            trigger = OrdersTrigger.CANCELLATION_CHECK
+        if trigger is None:
+            return None
+        return await HISTORY.start_run(conn, connection_id=connection_id, trigger=trigger, lane=Lane.POLL)
+
+    async def next_due(
+        self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum, context: Connection
+    ) -> datetime | None:
+        if lane == Lane.NOTIFY:
+            return await repository.next_notification_at(conn, connection_id)
+        schedule = await repository.schedule(conn, connection_id)
+        if schedule is None:
+            return None
+        if domain.needs_cancellation_checks(context.settings):
+            return min(schedule.next_poll_at, schedule.next_cancel_check_at)
+        return schedule.next_poll_at
+
+    async def execute(self, run: Run, context: Connection) -> Outcome:
+        """Reads the run's window (or its orders) to the end; raises RunFailed when Amazon or a shutdown stops it."""
+        client = self._clients.for_connection(context)
+        started = datetime.now(UTC)
+        horizon: datetime | None = None
+        try:
+            if run.record_keys is not None:
+                await self._fetch_orders(run, context, client, run.record_keys, started)
+            else:
+                horizon = await self._search(run, context, client, started)
+        except (spapi.SpApiError, httpx.HTTPError) as exc:
+            raise RunFailed(f"{type(exc).__name__}: {exc}") from exc
+        return Outcome(started=started, horizon=horizon)
+
+    async def finished(
+        self, conn: asyncpg.Connection, run: Run, context: Connection, result: Outcome | None, error: str | None
+    ) -> None:
+        await self._reschedule(conn, run, context, result)
+        if error is not None and run.lane == Lane.NOTIFY and run.record_keys:
+            await repository.notifications_failed(
+                conn, context.connection_id, run.record_keys, run.id,
+                retry_in=self._tuning.scaled(self._tuning.notification_retry),
+                max_attempts=self._tuning.notification_attempts,
+            )  # fmt: skip
 
     # --- one run ---------------------------------------------------------------------------------------
 
-    async def execute(self, run: repository.Run, connection: Connection) -> str:
-        """Runs one sync run to its end and records it; returns its final status."""
-        client = self._clients.for_connection(connection)
-        started = datetime.now(UTC)
-        error: str | None = None
-        horizon: datetime | None = None
-        try:
-            if run.order_ids is not None:
-                await self._fetch_orders(run, connection, client, run.order_ids, started)
-            else:
-                horizon = await self._search(run, connection, client, started)
-        except Stopping:
-            error = "stopped by a shutdown before the last page; the next run reads this window again"
-        except (spapi.SpApiError, httpx.HTTPError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("sync run failed", extra={"error": error})
-        async with self._pool.acquire() as conn, conn.transaction():
-            status = await repository.finish_run(conn, run.id, error=error)
-            await self._reschedule(conn, run, connection, error is None, horizon, started)
-            if error is not None and run.lane == "notify" and run.order_ids:
-                await repository.notifications_failed(
-                    conn, connection.connection_id, run.order_ids, run.id,
-                    retry_in=self._tuning.scaled(self._tuning.notification_retry),
-                    max_attempts=self._tuning.notification_attempts,
-                )  # fmt: skip
-        log.info("sync run finished", extra={"status": status, "run_id": run.id})
-        return status
-
     async def _reschedule(
-        self,
-        conn: asyncpg.Connection,
-        run: repository.Run,
-        connection: Connection,
-        read_everything: bool,
-        horizon: datetime | None,
-        started: datetime,
+        self, conn: asyncpg.Connection, run: Run, connection: Connection, outcome: Outcome | None
     ) -> None:
         scaled = self._tuning.scaled
-        if run.trigger not in ("scheduled", "manual", "cancellation_check"):
+        if run.trigger not in _SCHEDULED:
             return
-        cancel = run.trigger == "cancellation_check"
-        if not read_everything or horizon is None:
+        cancel = run.trigger == OrdersTrigger.CANCELLATION_CHECK
+        if outcome is None or outcome.horizon is None:
             failures = await repository.schedule(conn, connection.connection_id)
             count = failures.failures if failures else 0
             backoff = min(
@@ -197,25 +197,23 @@ class SyncEngine:
             await repository.cancellation_check_succeeded(
                 conn,
                 connection.connection_id,
-                watermark=horizon,
-                next_check_at=started + scaled(domain.CANCELLATION_INTERVAL),
+                watermark=outcome.horizon,
+                next_check_at=outcome.started + scaled(domain.CANCELLATION_INTERVAL),
             )
         else:
             await repository.poll_succeeded(
                 conn,
                 connection.connection_id,
-                watermark=horizon,
-                next_poll_at=started + scaled(domain.poll_interval(connection.settings)),
-                next_cancel_check_at=started + scaled(domain.CANCELLATION_INTERVAL),
+                watermark=outcome.horizon,
+                next_poll_at=outcome.started + scaled(domain.poll_interval(connection.settings)),
+                next_cancel_check_at=outcome.started + scaled(domain.CANCELLATION_INTERVAL),
             )
 
-    async def _search(
-        self, run: repository.Run, connection: Connection, client: spapi.SpApiClient, started: datetime
-    ) -> datetime:
+    async def _search(self, run: Run, connection: Connection, client: spapi.SpApiClient, started: datetime) -> datetime:
         """Reads every page of the run's window; returns the window's upper bound (the next watermark)."""
         settings = connection.settings
         before: datetime | None = None
-        if run.trigger in ("resync", "custom_range"):
+        if run.trigger in (Trigger.RESYNC, Trigger.CUSTOM_RANGE):
             if run.window_from is None:
                 raise spapi.InvalidInput("orders.searchOrders", reason="the run has no time window")
             after = run.window_from
@@ -230,13 +228,13 @@ class SyncEngine:
             async with self._pool.acquire() as conn:
                 schedule = await repository.schedule(conn, connection.connection_id)
             assert schedule is not None
-            mark = schedule.cancel_watermark if run.trigger == "cancellation_check" else schedule.watermark
+            mark = schedule.cancel_watermark if run.trigger == OrdersTrigger.CANCELLATION_CHECK else schedule.watermark
             after = mark - self._tuning.scaled(self._tuning.overlap)
         filters = spapi.SearchOrders(
             last_updated_after=after,
             last_updated_before=before,
             fulfillment_statuses=domain.search_statuses(
-                settings, cancellations_only=run.trigger == "cancellation_check"
+                settings, cancellations_only=run.trigger == OrdersTrigger.CANCELLATION_CHECK
             ),
             fulfilled_by=domain.search_fulfilled_by(settings),  # type: ignore[arg-type]
             marketplace_ids=connection.marketplace_ids,
@@ -245,22 +243,22 @@ class SyncEngine:
         )
         horizon: datetime | None = None
         async with self._pool.acquire() as conn:
-            await repository.set_run_window(conn, run.id, after, before)
-        priority = spapi.Priority.HIGH if run.trigger == "cancellation_check" else spapi.Priority.NORMAL
+            await HISTORY.set_window(conn, run.id, after, before)
+        priority = spapi.Priority.HIGH if run.trigger == OrdersTrigger.CANCELLATION_CHECK else spapi.Priority.NORMAL
         async for page in client.orders.search_orders_pages(filters, priority=priority):
             if horizon is None:
                 # Amazon answers with the Before it applied (now - 2 min by default): the next watermark.
                 horizon = before or page.last_updated_before or started - self._tuning.scaled(AMAZON_VISIBILITY_LAG)
                 async with self._pool.acquire() as conn:
-                    await repository.set_run_window(conn, run.id, after, horizon)
+                    await HISTORY.set_window(conn, run.id, after, horizon)
             await self._apply(run, connection, page.orders)
-            if self.stopping.is_set() and page.pagination and page.pagination.next_token:
-                raise Stopping
+            if self.stopping and page.pagination and page.pagination.next_token:
+                raise RunFailed(STOPPED)
         return horizon or started - self._tuning.scaled(AMAZON_VISIBILITY_LAG)
 
     async def _fetch_orders(
         self,
-        run: repository.Run,
+        run: Run,
         connection: Connection,
         client: spapi.SpApiClient,
         order_ids: list[str],
@@ -275,12 +273,12 @@ class SyncEngine:
                 await self._apply(run, connection, [], missing=order_id, notified_before=started)
                 continue
             await self._apply(run, connection, [order], notified_before=started)
-            if self.stopping.is_set():
-                raise Stopping
+            if self.stopping:
+                raise RunFailed(STOPPED)
 
     async def _apply(
         self,
-        run: repository.Run,
+        run: Run,
         connection: Connection,
         orders: list[spapi.Order],
         *,
@@ -288,45 +286,36 @@ class SyncEngine:
         notified_before: datetime | None = None,
     ) -> None:
         """One transaction per page: each order in a savepoint, its outcome counted, failures recorded."""
-        counts = Counts()
+        tally = Tally()
         async with self._pool.acquire() as conn, conn.transaction():
             if missing is not None:
-                counts.failed += 1
-                counts.errors.append((missing, "not found at Amazon (getOrder answered 404)"))
+                tally.failure(missing, "not found at Amazon (getOrder answered 404)")
             for order in orders:
-                counts.fetched += 1
+                tally.count("fetched")
+                key = order.order_id[:40]
                 try:
                     async with conn.transaction():
-                        outcome = await self._record(conn, run, connection, order)
+                        tally.success(await self._record(conn, run, connection, order))
                 except (InvalidOrder, ContractError) as exc:
-                    counts.failed += 1
-                    counts.errors.append((order.order_id[:40], str(exc)))
-                    log.warning("order could not be published", extra={"amazon_order_id": order.order_id[:40]})
-                else:
-                    setattr(counts, outcome, getattr(counts, outcome) + 1)
-            for order_id, message in counts.errors:
-                await repository.add_error(conn, run.id, order_id, message)
-            if run.lane == "notify" and notified_before is not None:
+                    tally.failure(key, str(exc))
+                    log.warning("order could not be published", extra={"amazon_order_id": key})
+                except Exception as exc:
+                    if servicekit.is_outage(exc):
+                        raise
+                    # Data nobody foresaw: this order fails, the others go on, the watermark still moves.
+                    tally.unexpected(key, exc)
+                    log.error("order broke unexpectedly", extra={"amazon_order_id": key, "error": type(exc).__name__})
+            await HISTORY.record(conn, run.id, tally)
+            if run.lane == Lane.NOTIFY and notified_before is not None:
                 for order_id in [o.order_id for o in orders] + ([missing] if missing else []):
                     await repository.notifications_done(
                         conn, connection.connection_id, order_id, run.id, notified_before
                     )
-            await repository.add_counts(
-                conn,
-                run.id,
-                fetched=counts.fetched,
-                published=counts.published,
-                unchanged=counts.unchanged,
-                skipped=counts.skipped,
-                failed=counts.failed,
-            )
-        if counts.published:
+        if tally.counts.get("published"):
             self._published()
 
-    async def _record(
-        self, conn: asyncpg.Connection, run: repository.Run, connection: Connection, order: spapi.Order
-    ) -> str:
-        """Publishes what is new about one order (or, on replay, again); returns the Counts field to bump."""
+    async def _record(self, conn: asyncpg.Connection, run: Run, connection: Connection, order: spapi.Order) -> str:
+        """Publishes what is new about one order (or, on replay, again); returns the outcome to count."""
         decision, _ = domain.decide(order, connection.settings)
         if decision == Decision.SKIP:
             return "skipped"
@@ -390,89 +379,23 @@ def _ceil_second(moment: datetime) -> datetime:
     return whole if whole == moment else whole + timedelta(seconds=1)
 
 
-class Scheduler:
-    """Finds connections with due work and runs their lanes, a few at a time; any replica may pick any lane."""
-
-    name = "sync-scheduler"
-
-    def __init__(self, pool: asyncpg.Pool, engine: SyncEngine, tuning: Tuning) -> None:
-        self._pool = pool
-        self._engine = engine
-        self._tuning = tuning
-        self._wakeup = asyncio.Event()
-        self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
-
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    async def stop(self) -> None:
-        self._engine.stopping.set()
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        tick = max(0.05, self._tuning.tick_seconds / max(1.0, self._tuning.speedup / 10))
-        try:
-            while not self._engine.stopping.is_set():
-                self._wakeup.clear()
-                free = self._tuning.max_concurrent_lanes - len(self._inflight)
-                due: list[tuple[str, str]] = []
-                if free > 0:
-                    try:
-                        async with self._pool.acquire() as conn:
-                            due = await repository.due_lanes(conn, limit=self._tuning.max_concurrent_lanes * 4)
-                    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                        # PostgreSQL is away: /readyz says so; try again next tick instead of restarting.
-                        log.warning("cannot read due sync work; PostgreSQL unreachable")
-                    for lane in due:
-                        if lane in self._inflight or len(self._inflight) >= self._tuning.max_concurrent_lanes:
-                            continue
-                        task = asyncio.create_task(self._lane(*lane), name=f"lane-{lane[1]}-{lane[0]}")
-                        self._inflight[lane] = task
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), tick)
-        finally:
-            if self._inflight:
-                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-
-    async def _lane(self, connection_id: str, lane: str) -> None:
-        try:
-            await self._engine.run_lane(connection_id, lane)
-        except Exception:
-            # A database outage: logged here, retried on a later tick; /readyz reports the outage.
-            log.exception("sync lane failed", extra={"connection_id": connection_id, "lane": lane})
-        finally:
-            self._inflight.pop((connection_id, lane), None)
-            self._wakeup.set()
+def build_scheduler(pool: asyncpg.Pool, engine: SyncEngine, tuning: Tuning) -> synchistory.Scheduler:
+    return synchistory.Scheduler(
+        pool,
+        engine.lanes,
+        concurrency=tuning.max_concurrent_lanes,
+        lease=tuning.scaled(tuning.lane_lease),
+        max_sleep=tuning.scaled(tuning.scheduler_max_sleep).total_seconds(),
+    )
 
 
-class RetentionJob:
-    """Deletes sync history past its retention: 30 days for succeeded runs, 60 for failed ones."""
-
-    name = "sync-history-retention"
-
-    def __init__(self, pool: asyncpg.Pool, tuning: Tuning) -> None:
-        self._pool = pool
-        self._tuning = tuning
-        self._stopping = asyncio.Event()
-
-    async def stop(self) -> None:
-        self._stopping.set()
-
-    async def purge(self) -> int:
-        async with self._pool.acquire() as conn:
-            deleted = await repository.purge_history(
-                conn, succeeded=self._tuning.keep_succeeded, failed=self._tuning.keep_failed
-            )
-        if deleted:
-            log.info("sync history purged", extra={"runs": deleted})
-        return deleted
-
-    async def run(self) -> None:
-        every = self._tuning.scaled(self._tuning.retention_every).total_seconds()
-        while not self._stopping.is_set():
-            try:
-                await self.purge()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.exception("sync history retention failed; retrying later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), every)
+def build_retention(pool: asyncpg.Pool, tuning: Tuning) -> synchistory.Retention:
+    """Sync history past retention, and with it the notification ids its runs handled."""
+    return synchistory.Retention(
+        pool,
+        HISTORY,
+        keep_succeeded=tuning.keep_succeeded,
+        keep_failed=tuning.keep_failed,
+        every=tuning.scaled(tuning.retention_every),
+        also=[partial(repository.purge_notifications, older_than=tuning.keep_succeeded)],
+    )
