@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from servicekit.admin_auth import Principal
@@ -33,7 +33,7 @@ def create_admin_app(
         # No dependency checks here: a Kafka outage must not make Kubernetes restart every pod.
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "A dependency is failing"}})
     async def readyz() -> Response:
         names = list(checks)
         results = await asyncio.gather(*(_safe(checks[n]) for n in names))
@@ -41,7 +41,7 @@ def create_admin_app(
         code = 200 if all(results) else 503
         return JSONResponse({"status": "ready" if code == 200 else "unready", "checks": status}, code)
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

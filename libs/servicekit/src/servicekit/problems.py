@@ -229,6 +229,9 @@ def _declare_for(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "422" in responses:
         responses["422"] = _problem_response("Invalid input: each refused field is named in `errors`")
+    if "requestBody" in operation:
+        # FastAPI answers 400 itself when the body cannot be read at all (e.g. not UTF-8).
+        responses.setdefault("400", _problem_response("The body could not be parsed"))
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
     if schemes:
         responses.setdefault("401", _problem_response(_phrase(401)))
