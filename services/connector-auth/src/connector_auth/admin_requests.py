@@ -38,8 +38,11 @@ SetupLinkIdPath = Annotated[
     str, Path(pattern=connections.SETUP_LINK_ID_PATTERN, description="A setup link id, e.g. sl-0a1b2c3d4e5f6071.")
 ]
 
-# No surrounding whitespace (it was never kept) and no LWA-token lookalike: the name is published for good.
-_NAME_PATTERN = r"^\S(.*\S)?$"
+# No surrounding whitespace (it was never kept), no control characters (PostgreSQL text cannot hold NUL) and no
+# LWA-token lookalike: the name is published for good.
+_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+# PostgreSQL's text and jsonb cannot hold NUL; every other free-text string of a request says so too.
+NO_NUL = "^[^\\u0000]*$"
 _TOKEN_LOOKALIKE = re.compile(r"Atz[ar]\|")
 
 
@@ -111,6 +114,13 @@ def _settings_patch_fields() -> dict[str, Any]:
 class _SettingsPatchBase(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: _patch_schema(schema))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _holds_nul(data):
+            raise ValueError("a text of the settings contains a NUL character, which cannot be stored")
+        return data
+
     @model_validator(mode="after")
     def _something_to_change(self) -> _SettingsPatchBase:
         if not self.model_fields_set:
@@ -121,20 +131,46 @@ class _SettingsPatchBase(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+def _holds_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_holds_nul(v) for v in data)
+    return False
+
+
 def _patch_schema(schema: dict[str, Any]) -> None:
     schema["minProperties"] = 1
     properties = schema.get("properties", {})
     for prop in properties.values():
         if prop.get("default", ...) is None:
             del prop["default"]
+        _no_nul_in(prop)
     # The contract's validator, stated: a carrier outside Amazon's list ('Other'/'Otro') needs its name.
     carrier = properties["carrier_mapping"]["additionalProperties"]
     properties["carrier_mapping"]["additionalProperties"] = {
         "allOf": [
             carrier,
+            {"properties": {"name": {"pattern": NO_NUL}}},
             {"if": {"properties": {"code": {"enum": ["Other", "Otro"]}}}, "then": {"required": ["name"]}},
         ]
     }
+
+
+def _no_nul_in(schema: Any) -> None:
+    """Adds NO_NUL to each free-text string schema written inline (a $ref's target is not ours to change)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_nul_in(item)
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = NO_NUL
+    for key in ("items", "additionalProperties", "propertyNames", "anyOf", "oneOf", "allOf"):
+        if key in schema:
+            _no_nul_in(schema[key])
 
 
 SettingsPatch: type[_SettingsPatchBase] = create_model(  # type: ignore[call-overload]

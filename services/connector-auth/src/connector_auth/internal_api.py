@@ -7,6 +7,7 @@ from typing import Annotated
 import spapi
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
+from servicekit import problem_responses
 
 from connector_auth import connections
 from connector_auth.access_tokens import NoRefreshToken, RefreshRefused
@@ -24,7 +25,7 @@ def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
     api = APIRouter(prefix="/internal", tags=["internal"])
     Service = Annotated[str, Depends(authenticate)]
 
-    @api.post("/connections/{connection_id}/access-token")
+    @api.post("/connections/{connection_id}/access-token", responses=problem_responses(401, 404, 409, 502))
     async def access_token(connection_id: str, service: Service, response: Response) -> IssuedAccessToken:
         """A cached LWA access token of an active connection, renewed ahead of its expiry; audited."""
         response.headers["Cache-Control"] = "no-store"

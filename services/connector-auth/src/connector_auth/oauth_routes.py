@@ -23,6 +23,12 @@ _HEADERS = {
 }
 
 
+# For OpenAPI: the browser gets a page saying what happened, never a problem body.
+_REDIRECT = {"description": "To Amazon's consent page"}
+_REFUSED = {"description": "Refused: a page saying why", "content": {"text/html": {"schema": {"type": "string"}}}}
+_FAILED = {"description": "Amazon unreachable: a page", "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def _page(title: str, message: str, status: int) -> HTMLResponse:
     body = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
@@ -35,7 +41,7 @@ def router(deps: Deps) -> APIRouter:
     api = APIRouter(tags=["oauth"])
     secure_cookie = deps.public_base_url.startswith("https://")
 
-    @api.get("/setup/{token}", response_class=HTMLResponse)
+    @api.get("/setup/{token}", response_class=HTMLResponse, responses={302: _REDIRECT, 400: _REFUSED})
     async def open_setup_link(token: str) -> Response:
         """The seller opens the link an operator sent: redirect to Amazon's consent page."""
         try:
@@ -55,7 +61,7 @@ def router(deps: Deps) -> APIRouter:
         )
         return response
 
-    @api.get("/oauth/callback", response_class=HTMLResponse)
+    @api.get("/oauth/callback", response_class=HTMLResponse, responses={400: _REFUSED, 502: _FAILED})
     async def callback(request: Request) -> Response:
         query = request.query_params
         try:

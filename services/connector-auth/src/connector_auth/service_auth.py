@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import logging
 
-from fastapi import HTTPException, Request
+import servicekit
+from fastapi import Request
 from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class ServiceAuthenticator:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented:
             log.warning("internal API call without a bearer token", extra={"path": request.url.path})
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+            raise servicekit.Problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         digest = hashlib.sha256(presented.encode()).digest()
         found = None
         for known, name in self._tokens:
@@ -44,5 +45,5 @@ class ServiceAuthenticator:
                 found = name
         if found is None:
             log.warning("internal API call with an unknown service token", extra={"path": request.url.path})
-            raise HTTPException(401, "invalid service token", headers={"WWW-Authenticate": "Bearer"})
+            raise servicekit.Problem(401, "invalid service token", headers={"WWW-Authenticate": "Bearer"})
         return found
