@@ -13,9 +13,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from servicekit import Principal, Role, require_role
+from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from synchistory.history import OPEN, RunStatus, SyncHistory, Trigger
 
@@ -94,6 +94,8 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
     connection_path = Annotated[str, Path(min_length=1, max_length=MAX_CONNECTION_ID)]
     triggers = history.triggers
     range_body = ReplayRangeRequest if admin.replay else RangeRequest
+    found = problem_responses(404)
+    refused = problem_responses(404, 409)
 
     async def queue(conn: asyncpg.Connection, **fields: Any) -> dict[str, Any]:
         run = await history.queue_run(conn, lane=admin.lane, **fields)
@@ -104,7 +106,7 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
     async def admit(conn: asyncpg.Connection, connection_id: str) -> None:
         refusal = await admin.admission(conn, connection_id)
         if refusal is not None:
-            raise HTTPException(refusal.status, refusal.detail)
+            raise Problem(refusal.status, refusal.detail)
 
     @router.get("/sync-runs", summary="Sync runs, newest first")
     async def list_sync_runs(
@@ -126,12 +128,12 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
             )
         return [admin.run_view(r) for r in runs]
 
-    @router.get("/sync-runs/{run_id}", summary="One sync run, with its per-record errors")
+    @router.get("/sync-runs/{run_id}", summary="One sync run, with its per-record errors", responses=found)
     async def get_sync_run(run_id: run_id_path, _: viewer) -> dict[str, Any]:
         async with pool.acquire() as conn:
             run = await history.get_run(conn, run_id)
             if run is None:
-                raise HTTPException(404, "no such sync run")
+                raise Problem(404, "no such sync run")
             errors = await history.run_errors(conn, run_id)
         return {**admin.run_view(run), "errors": [admin.error_view(e) for e in errors]}
 
@@ -139,13 +141,13 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
         async with pool.acquire() as conn, conn.transaction():
             run = await history.get_run(conn, run_id)
             if run is None:
-                raise HTTPException(404, "no such sync run")
+                raise Problem(404, "no such sync run")
             if run["status"] in OPEN:
-                raise HTTPException(409, f"run {run_id} is {run['status']}; resync it once it has ended")
+                raise Problem(409, f"run {run_id} is {run['status']}; resync it once it has ended")
             await admit(conn, run["connection_id"])
             keys = run["record_keys"]
             if keys is None and run["window_from"] is None:
-                raise HTTPException(409, f"run {run_id} ended before it read anything; use a custom-range sync")
+                raise Problem(409, f"run {run_id} ended before it read anything; use a custom-range sync")
             created = await queue(
                 conn,
                 connection_id=run["connection_id"],
@@ -163,17 +165,31 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
     resync_doc = "Reads the run's window (or its records) again; what is new or failed before is synced."
     if admin.replay:
 
-        @router.post("/sync-runs/{run_id}/resync", status_code=202, summary="Resync a run", description=resync_doc)
+        @router.post(
+            "/sync-runs/{run_id}/resync",
+            status_code=202,
+            summary="Resync a run",
+            description=resync_doc,
+            responses=refused,
+        )
         async def resync(run_id: run_id_path, who: operator, body: ResyncRequest | None = None) -> dict[str, Any]:
             return await resync_run(run_id, who, body.replay if body else False)
 
     else:
 
-        @router.post("/sync-runs/{run_id}/resync", status_code=202, summary="Resync a run", description=resync_doc)
+        @router.post(
+            "/sync-runs/{run_id}/resync",
+            status_code=202,
+            summary="Resync a run",
+            description=resync_doc,
+            responses=refused,
+        )
         async def resync_plain(run_id: run_id_path, who: operator) -> dict[str, Any]:
             return await resync_run(run_id, who, False)
 
-    @router.post("/connections/{connection_id}/sync", status_code=202, summary="Sync a custom time range")
+    @router.post(
+        "/connections/{connection_id}/sync", status_code=202, summary="Sync a custom time range", responses=refused
+    )
     async def sync_range(
         connection_id: connection_path,
         body: Annotated[range_body, Body()],  # type: ignore[valid-type]
@@ -194,7 +210,12 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
         admin.queued()
         return created
 
-    @router.post("/connections/{connection_id}/sync-now", status_code=202, summary="Sync now, as the schedule would")
+    @router.post(
+        "/connections/{connection_id}/sync-now",
+        status_code=202,
+        summary="Sync now, as the schedule would",
+        responses=refused,
+    )
     async def sync_now(connection_id: connection_path, who: operator) -> dict[str, Any]:
         async with pool.acquire() as conn, conn.transaction():
             await admit(conn, connection_id)
