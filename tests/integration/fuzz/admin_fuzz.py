@@ -61,7 +61,8 @@ class Finding:
 class Report:
     requests: int = 0
     findings: list[Finding] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
+    # "METHOD /path" -> status -> how many answers
+    statuses: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 def _strategies(operation: Any, known: Mapping[str, Sequence[str]]) -> st.SearchStrategy[Any]:
@@ -111,7 +112,8 @@ def _fuzz_operation(operation: Any, api: FuzzedApi, session: requests.Session, r
         except requests.Timeout:
             report.findings.append(Finding(label, f"no answer within {REQUEST_TIMEOUT} s", reproduce))
             return
-        report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
+        seen = report.statuses.setdefault(label, {})
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as failed:  # every check that failed, each with its own message

@@ -66,7 +66,15 @@ async def orders_ingest_api(infra: Infra) -> AsyncIterator[FuzzedApi]:
         database_url=infra.database_url, kafka_bootstrap=infra.kafka_bootstrap, sandbox=infra.sandbox, topics=topics
     ) as svc:
         assert svc.service is not None
-        yield FuzzedApi(base_url=svc.url, openapi=svc.service.app.openapi(), headers=svc.headers("admin"))
+        yield FuzzedApi(
+            base_url=svc.url,
+            openapi=svc.service.app.openapi(),
+            headers=svc.headers("admin"),
+            may_refuse={
+                "POST /admin/connections/{connection_id}/sync": "`from` before `to`, `to` not in the future: rules "
+                "between fields and the clock, which a JSON Schema cannot state",
+            },
+        )
 
 
 TARGETS: dict[str, Callable[[Infra], contextlib.AbstractAsyncContextManager[FuzzedApi]]] = {
@@ -75,9 +83,22 @@ TARGETS: dict[str, Callable[[Infra], contextlib.AbstractAsyncContextManager[Fuzz
 }
 
 
+# What the fuzzer finds in a service whose routes another part owns, until that part fixes them; strict, so the
+# marker must go once they are fixed.
+KNOWN = {
+    "orders-ingest": "GET /admin/orders/{amazon_order_id} answers 404 and POST /notifications 400, neither documented",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("service", list(TARGETS))
+@pytest.mark.parametrize(
+    "service",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name])) if name in KNOWN else name
+        for name in TARGETS
+    ],
+)
 async def test_admin_api_holds_up_under_fuzzing(
     service: str, database_url: str, kafka_bootstrap: str, sandbox: Sandbox, capsys: Any
 ) -> None:
@@ -87,8 +108,8 @@ async def test_admin_api_holds_up_under_fuzzing(
         report = await fuzz_in_thread(api, examples_per_operation=EXAMPLES_PER_OPERATION)
         took = time.monotonic() - started
     with capsys.disabled():
-        print(
-            f"\n{service}: {report.requests} requests over {operations} operations in {took:.1f} s; {report.statuses}"
-        )
+        print(f"\n{service}: {report.requests} requests over {operations} operations in {took:.1f} s")
+        for label, seen in report.statuses.items():
+            print(f"  {label}: {dict(sorted(seen.items()))}")
     assert report.requests >= operations * 5  # the fuzzer really ran
     assert not report.findings, summary(report.findings)

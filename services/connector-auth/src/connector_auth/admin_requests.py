@@ -38,9 +38,10 @@ SetupLinkIdPath = Annotated[
     str, Path(pattern=connections.SETUP_LINK_ID_PATTERN, description="A setup link id, e.g. sl-0a1b2c3d4e5f6071.")
 ]
 
-# No surrounding whitespace (it was never kept), no control characters (PostgreSQL text cannot hold NUL) and no
+# No surrounding spaces (they were never kept), no control characters (PostgreSQL text cannot hold NUL) and no
 # LWA-token lookalike: the name is published for good.
-_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+# Spelt as code points, not \s: regex engines disagree on which characters \s holds (U+0085).
+_NAME_PATTERN = r"^[^\x00-\x20\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f])?$"
 # PostgreSQL's text and jsonb cannot hold NUL; every other free-text string of a request says so too.
 NO_NUL = "^[^\\u0000]*$"
 _TOKEN_LOOKALIKE = re.compile(r"Atz[ar]\|")
@@ -114,12 +115,12 @@ def _settings_patch_fields() -> dict[str, Any]:
 class _SettingsPatchBase(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: _patch_schema(schema))
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if _holds_nul(data):
+    @model_validator(mode="after")
+    def _no_nul(self) -> _SettingsPatchBase:
+        # After validation: members the contract ignores (and so never stores) may hold anything.
+        if _holds_nul(self.changes()):
             raise ValueError("a text of the settings contains a NUL character, which cannot be stored")
-        return data
+        return self
 
     @model_validator(mode="after")
     def _something_to_change(self) -> _SettingsPatchBase:
