@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 import spapi
 from spapi import DEFAULT_RATE_LIMITS, Priority, RateLimit, RateLimited, RateLimiter, TokenBucket
-from spapi_fakes import SELLER, FakeClock, ok, settle
+from spapi_fakes import ACCESS_TOKEN, ENDPOINT, SELLER, FakeClock, Recorder, ok, settle
 
 
 def test_defaults_match_amazons_published_plans():
@@ -238,3 +239,23 @@ async def test_the_limiter_passes_max_wait_per_call_and_names_the_operation():
     assert refused.value.operation == "sellers.getMarketplaceParticipations"
     assert "62.5 s" in str(refused.value)
     assert isinstance(refused.value, spapi.SpApiError)
+
+
+async def test_a_client_call_with_max_wait_is_refused_before_anything_is_sent():
+    clock = FakeClock()
+    recorder = Recorder(default=ok({"payload": []}))
+    client = spapi.SpApiClient(
+        endpoint=ENDPOINT,
+        selling_partner_id=SELLER,
+        token_source=spapi.StaticTokenSource(ACCESS_TOKEN),
+        http=httpx.AsyncClient(transport=httpx.MockTransport(recorder)),
+        limiter=RateLimiter(
+            {"sellers.getMarketplaceParticipations": RateLimit(0.016, 2)}, clock=clock, sleep=clock.sleep
+        ),
+    )
+    for _ in range(2):
+        assert await client.sellers.get_marketplace_participations(max_wait=3) == []
+    with pytest.raises(RateLimited) as refused:
+        await client.sellers.get_marketplace_participations(max_wait=3)
+    assert len(recorder.requests) == 2
+    assert refused.value.retry_after == pytest.approx(62.5)
