@@ -7,7 +7,7 @@ consent flows, issues and revokes setup links, disconnects and re-encrypts refre
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, Field
@@ -68,6 +68,51 @@ class SetupLinkView(BaseModel):
     revoked_at: datetime | None
     used_at: datetime | None
     url: str | None = Field(default=None, description="Shown once, when the link is created.")
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str = Field(description="Admin name, service name, seller id, or connector-auth itself")
+    actor_kind: Literal["admin", "service", "seller", "system"]
+    action: str = Field(description="e.g. connection.created, settings.updated, access_token.issued")
+    details: dict[str, Any]
+
+
+class DeadlineEntry(BaseModel):
+    id: str
+    reauthorization_deadline: datetime | None
+    warnings: list[str]
+
+
+class DeadlinesView(BaseModel):
+    client_secret_rotated_at: datetime | None
+    client_secret_rotation_deadline: datetime | None
+    connections: list[DeadlineEntry]
+
+
+class MarketplaceAtAmazon(BaseModel):
+    id: str
+    name: str
+    country_code: str
+    participating: bool
+    has_suspended_listings: bool
+
+
+class TestReport(BaseModel):
+    connection_id: str
+    ok: bool = Field(description="Amazon answered; `error` says why not")
+    error: str | None
+    marketplaces: list[MarketplaceAtAmazon]
+    configured_marketplace_ids: list[str]
+    missing_at_amazon: list[str]
+    not_configured: list[str]
+    matches: bool = Field(description="Every configured marketplace is one the seller participates in")
+
+
+class ReEncrypted(BaseModel):
+    re_encrypted: int
+    primary_key_id: str
+    refresh_tokens_by_key_id: dict[str, int]
 
 
 def view(deps: Deps, c: Connection) -> ConnectionView:
@@ -137,24 +182,24 @@ def router(deps: Deps) -> APIRouter:
         return [_link_view(link) for link in await connections.list_setup_links(deps, connection_id)]
 
     @api.get("/connections/{connection_id}/audit", responses=_MISSING)
-    async def audit(connection_id: ConnectionIdPath, _: Viewer) -> list[dict[str, Any]]:
-        return await connections.audit_trail(deps, connection_id)
+    async def audit(connection_id: ConnectionIdPath, _: Viewer) -> list[AuditEntry]:
+        return [AuditEntry.model_validate(e) for e in await connections.audit_trail(deps, connection_id)]
 
     @api.get("/deadlines")
-    async def deadlines_overview(_: Viewer) -> dict[str, Any]:
+    async def deadlines_overview(_: Viewer) -> DeadlinesView:
         live = [c for c in await connections.list_all(deps) if c.status != "disconnected"]
-        return {
-            "client_secret_rotated_at": deps.client_secret_rotated_at,
-            "client_secret_rotation_deadline": deadlines.client_secret_deadline(deps.client_secret_rotated_at),
-            "connections": [
-                {
-                    "id": c.id,
-                    "reauthorization_deadline": deadlines.reauthorization_deadline(c.authorized_at),
-                    "warnings": [w.code for w in connections.current_warnings(deps, c)],
-                }
+        return DeadlinesView(
+            client_secret_rotated_at=deps.client_secret_rotated_at,
+            client_secret_rotation_deadline=deadlines.client_secret_deadline(deps.client_secret_rotated_at),
+            connections=[
+                DeadlineEntry(
+                    id=c.id,
+                    reauthorization_deadline=deadlines.reauthorization_deadline(c.authorized_at),
+                    warnings=[w.code for w in connections.current_warnings(deps, c)],
+                )
                 for c in live
             ],
-        }
+        )
 
     # --- operator -------------------------------------------------------------------------------------
     @api.patch("/connections/{connection_id}/settings", responses=_STATE)
@@ -184,9 +229,9 @@ def router(deps: Deps) -> APIRouter:
         return view(deps, await connections.disable(deps, _actor(principal), connection_id))
 
     @api.post("/connections/{connection_id}/test", responses=_THROTTLED)
-    async def test(connection_id: ConnectionIdPath, principal: Operator) -> dict[str, Any]:
+    async def test(connection_id: ConnectionIdPath, principal: Operator) -> TestReport:
         """getMarketplaceParticipations against the configured marketplaces; 429 + Retry-After past a few seconds."""
-        return await connections.test_connection(deps, _actor(principal), connection_id)
+        return TestReport.model_validate(await connections.test_connection(deps, _actor(principal), connection_id))
 
     # --- admin ----------------------------------------------------------------------------------------
     @api.post("/connections", status_code=201)
@@ -224,7 +269,7 @@ def router(deps: Deps) -> APIRouter:
         return view(deps, await connections.disconnect(deps, _actor(principal), connection_id))
 
     @api.post("/refresh-tokens/re-encrypt", tags=["keys"])
-    async def re_encrypt(principal: Admin) -> dict[str, Any]:
-        return await connections.re_encrypt_refresh_tokens(deps, _actor(principal))
+    async def re_encrypt(principal: Admin) -> ReEncrypted:
+        return ReEncrypted.model_validate(await connections.re_encrypt_refresh_tokens(deps, _actor(principal)))
 
     return api
