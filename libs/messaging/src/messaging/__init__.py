@@ -6,8 +6,8 @@ from messaging import dead_letter
 from messaging.consumer import Consumer, Handler, Rejected, RetryPolicy
 from messaging.dead_letter import send_to_dead_letter
 from messaging.inbox import claim
-from messaging.outbox import OutboxRelay, add, add_tombstone
-from messaging.producer import kafka_producer, kafka_reachable
+from messaging.outbox import PII_TOPICS, OutboxRelay, add, add_tombstone
+from messaging.producer import MAX_REQUEST_BYTES, kafka_producer, kafka_reachable
 from messaging.settings import KafkaSettings, namespaced
 from messaging.topics import ensure_topics
 
@@ -15,7 +15,9 @@ from messaging.topics import ensure_topics
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 __all__ = [
+    "MAX_REQUEST_BYTES",
     "MIGRATIONS_DIR",
+    "PII_TOPICS",
     "Consumer",
     "Handler",
     "KafkaSettings",

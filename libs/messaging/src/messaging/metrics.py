@@ -8,4 +8,18 @@ EVENTS_DEAD_LETTERED = Counter(
 )
 HANDLER_RETRIES = Counter("handler_retries_total", "Transient handler failures that were retried", ["topic"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["topic"])
-OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published (parked rows excluded)")
+OUTBOX_PARKED = Counter(
+    "outbox_parked_total", "Outbox rows Kafka will never accept, set aside with their reason", ["topic", "reason"]
+)
+OUTBOX_OLDEST_UNSENT_PII = Gauge(
+    "outbox_oldest_unsent_pii_seconds", "Age of the oldest unsent outbox row of a PII topic (0 when none)"
+)
+OUTBOX_STALE_PII = Gauge(
+    "outbox_stale_pii_rows", "Unsent outbox rows of PII topics older than the relay's alert threshold"
+)
+RELAY_LEADER = Gauge("outbox_relay_leader", "1 while this process's relay is the one publishing its schema's outbox")
+RELAY_OUTAGES = Counter(
+    "outbox_relay_outages_total", "Outages of PostgreSQL or Kafka the outbox relay rode out (counted once each)"
+)
+RELAY_IN_OUTAGE = Gauge("outbox_relay_in_outage", "1 while the outbox relay waits for PostgreSQL or Kafka")

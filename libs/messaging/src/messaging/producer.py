@@ -11,6 +11,10 @@ from aiokafka.errors import KafkaError
 
 from messaging.settings import KafkaSettings
 
+# The largest record (key, value, headers and batch overhead) our producers send; the broker's default
+# message.max.bytes (1048588) admits it. The outbox relay parks larger rows instead of trying.
+MAX_REQUEST_BYTES = 1_048_576
+
 
 @asynccontextmanager
 async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[AIOKafkaProducer]:
@@ -20,6 +24,7 @@ async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[AIOKafkaProdu
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_request_size=MAX_REQUEST_BYTES,
     )
     await producer.start()
     try:
