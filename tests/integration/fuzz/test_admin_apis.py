@@ -92,6 +92,8 @@ KNOWN = {
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+# Raised by schemathesis' own strategies (their use of `random`), not by anything of ours.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize(
     "service",
     [
