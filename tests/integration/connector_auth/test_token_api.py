@@ -102,12 +102,14 @@ async def test_only_active_connections_get_tokens(svc: Running) -> None:
         refused_disabled = await client.post(f"/internal/connections/{active['id']}/access-token")
         await operator.post(f"/admin/connections/{active['id']}/enable")
         allowed = await client.post(f"/internal/connections/{active['id']}/access-token")
-        unknown = await client.post("/internal/connections/conn-nope/access-token")
+        unknown = await client.post("/internal/connections/conn-0000000000000000/access-token")
+        malformed = await client.post("/internal/connections/conn-nope/access-token")
 
     assert refused_pending.status_code == 409 and "pending" in refused_pending.json()["detail"]
     assert refused_disabled.status_code == 409 and "disabled" in refused_disabled.json()["detail"]
     assert allowed.status_code == 200
     assert unknown.status_code == 404
+    assert malformed.status_code == 422 and "conn-nope" not in malformed.text
 
 
 async def test_a_seller_who_revoked_consent_gets_a_clear_refusal(svc: Running, sandbox: Sandbox) -> None:

@@ -11,6 +11,7 @@ from servicekit import problem_responses
 
 from connector_auth import connections
 from connector_auth.access_tokens import NoRefreshToken, RefreshRefused
+from connector_auth.admin_requests import ConnectionIdPath
 from connector_auth.deps import Deps
 from connector_auth.service_auth import ServiceAuthenticator
 
@@ -26,7 +27,7 @@ def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
     Service = Annotated[str, Depends(authenticate)]
 
     @api.post("/connections/{connection_id}/access-token", responses=problem_responses(401, 404, 409, 502))
-    async def access_token(connection_id: str, service: Service, response: Response) -> IssuedAccessToken:
+    async def access_token(connection_id: ConnectionIdPath, service: Service, response: Response) -> IssuedAccessToken:
         """A cached LWA access token of an active connection, renewed ahead of its expiry; audited."""
         response.headers["Cache-Control"] = "no-store"
         try:
