@@ -145,3 +145,32 @@ async def test_a_rebalance_hands_partitions_over_without_redelivering_applied_ev
     async with pool.acquire() as conn:
         seen = await conn.fetch("SELECT seen, count(*) AS n FROM effects GROUP BY seen")
     assert {r["seen"]: r["n"] for r in seen} == {1: 150}, "revoked partitions were committed before hand-over"
+
+
+async def test_a_handler_that_finds_the_event_invalid_dead_letters_it_and_the_partition_flows_on(
+    pool, producer, kafka, topic, service, dead_letters, kafka_bootstrap
+) -> None:
+    counting = counting_handler(pool, service)
+
+    async def strict(event: contracts.CloudEvent) -> None:
+        if event.data.available == 0:
+            # e.g. a service-level rule checked by a model of its own
+            contracts.StockChangedV1.model_validate({"sku": event.data.sku, "available": "none"})
+        await counting(event)
+
+    await _send(producer, topic, stock_event(0))
+    await _send(producer, topic, stock_event(3))
+    consumer = _consumer(kafka, service, strict, producer)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: _effects(pool))
+    finally:
+        await consumer.stop()
+        await task
+    assert await _effects(pool) == ["SKU-3"]
+    (letter,) = await read_topic(kafka_bootstrap, dead_letters, expect=1)
+    headers = dict(letter.headers)
+    assert headers[dead_letter.REASON] == dead_letter.INVALID_EVENT.encode()
+    assert b"invalid for its handler" in headers[dead_letter.ERROR]
+    assert b"none" not in headers[dead_letter.ERROR], "the error names fields, never their input"
+    assert await _committed(kafka, service, topic) == 2

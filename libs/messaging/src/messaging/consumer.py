@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from contracts import CloudEvent, ContractError, decode, topic_spec
+from pydantic import ValidationError
 
 from messaging import dead_letter
 from messaging.dead_letter import send_to_dead_letter
@@ -217,6 +218,13 @@ class Consumer:
             except Rejected as exc:
                 log.warning("event rejected by its handler", extra={**where, "event_id": event_id})
                 await self._dead_letter(record, topic, dead_letter.REJECTED, str(exc))
+                return
+            except (ContractError, ValidationError) as exc:
+                # The handler validated the event further and it failed: the same bytes fail every time, so
+                # it is poison like an undecodable record, not an outage to retry.
+                if isinstance(exc, ValidationError):
+                    exc = ContractError.from_validation_error(f"{topic}: invalid for its handler", exc)
+                await self._poison(record, topic, where, str(exc))
                 return
             except Exception:
                 if attempt + 1 == self._retry.attempts:
