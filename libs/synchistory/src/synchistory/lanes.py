@@ -59,6 +59,52 @@ class SyncWork(Protocol[C]):
         """When the lane's own work is next due (queued runs aside); None: not until something nudges it."""
 
 
+class Locks:
+    """The advisory locks of every lane this process runs, on one session of their own.
+
+    One session for all of them, so a running lane holds no pool connection and concurrency is not bounded by the
+    pool's size. The keys held are tracked here too: a session may take its own lock twice, a lane may not.
+    The session goes back to the pool when no lock is held. If it dies its locks go with it (PostgreSQL releases
+    them) and the next lock opens a new one.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: Any = None  # a connection acquired from the pool for good
+        self._guard = asyncio.Lock()
+        self._held: set[int] = set()
+
+    async def try_lock(self, key: int) -> bool:
+        async with self._guard:
+            if key in self._held:
+                return False
+            if self._conn is None or self._conn.is_closed():
+                await self._drop()
+                self._conn = await self._pool.acquire()
+            if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                return False
+            self._held.add(key)
+            return True
+
+    async def unlock(self, key: int) -> None:
+        async with self._guard:
+            self._held.discard(key)
+            if self._conn is not None and not self._conn.is_closed():
+                await self._conn.execute("SELECT pg_advisory_unlock($1)", key)
+            if not self._held:
+                await self._drop()  # idle: the session goes back to the pool
+
+    async def close(self) -> None:
+        async with self._guard:
+            await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._held.clear()
+        if conn is not None:
+            await self._pool.release(conn)
+
+
 class Lanes:
     """Runs passes over lanes for `work`; `stopping` ends each pass after its current run."""
 
@@ -78,36 +124,41 @@ class Lanes:
         self._runs_per_pass = runs_per_pass
         self._backoff = backoff
         self._max_backoff = max_backoff
+        self._locks = Locks(pool)
         self.stopping = asyncio.Event()
 
+    async def close(self) -> None:
+        """Ends the locks' session; call once no pass runs any more."""
+        await self._locks.close()
+
     async def run_lane(self, connection_id: str, lane: StrEnum) -> bool:
-        """One pass over the lane; False at once when another replica holds it."""
+        """One pass over the lane; False at once when another replica (or this one) holds it."""
         key = self.history.lock_key(connection_id, lane)
-        # The lock's session also does the lane's bookkeeping; runs take their own connections from the pool.
-        async with self._pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                return False
-            try:
+        if not await self._locks.try_lock(key):
+            return False
+        try:
+            async with self._pool.acquire() as conn:
                 seen = await nudges(conn, connection_id, lane)
-                troubled = False
-                try:
-                    next_due, troubled = await self._pass(conn, connection_id, lane)
-                except Exception as exc:
-                    if servicekit.is_outage(exc):
-                        raise
-                    # The service's bookkeeping broke (a bug, a row it cannot read): back off, do not spin.
-                    log.error(
-                        "sync lane failed", extra={"connection_id": connection_id, "lane": lane, "error": describe(exc)}
-                    )
-                    next_due, troubled = None, True
+            troubled = False
+            try:
+                next_due, troubled = await self._pass(connection_id, lane)
+            except Exception as exc:
+                if servicekit.is_outage(exc):
+                    raise
+                # The service's bookkeeping broke (a bug, a row it cannot read): back off, do not spin.
+                log.error(
+                    "sync lane failed", extra={"connection_id": connection_id, "lane": lane, "error": describe(exc)}
+                )
+                next_due, troubled = None, True
+            async with self._pool.acquire() as conn:
                 await settle(conn, connection_id, lane, next_due, seen=seen, troubled=troubled,
                              backoff=self._backoff, max_backoff=self._max_backoff)  # fmt: skip
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        finally:
+            await self._locks.unlock(key)
         return True
 
-    async def _pass(self, conn: asyncpg.Connection, connection_id: str, lane: StrEnum) -> tuple[datetime | None, bool]:
-        async with conn.transaction():
+    async def _pass(self, connection_id: str, lane: StrEnum) -> tuple[datetime | None, bool]:
+        async with self._pool.acquire() as conn, conn.transaction():
             recovered = await self.history.recover(conn, connection_id, lane)
         if recovered.interrupted:
             log.warning(
@@ -116,7 +167,7 @@ class Lanes:
             )
         started = 0
         while not self.stopping.is_set() and started < self._runs_per_pass:
-            async with conn.transaction():
+            async with self._pool.acquire() as conn, conn.transaction():
                 context = await self._work.context(conn, connection_id)
                 if context is None:
                     break
@@ -128,7 +179,7 @@ class Lanes:
             started += 1
             if not await self.execute(run, context):
                 return None, True
-        async with conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             context = await self._work.context(conn, connection_id)
             if context is None:
                 return None, False

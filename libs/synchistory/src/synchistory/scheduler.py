@@ -60,6 +60,7 @@ class Scheduler:
         finally:
             if self._inflight:
                 await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            await self._lanes.close()
 
     @property
     def running(self) -> int:
