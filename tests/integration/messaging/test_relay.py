@@ -225,3 +225,40 @@ async def test_sent_pii_rows_leave_the_outbox_within_the_window_and_stale_unsent
     await OutboxRelay(pool, producer, pii_unsent_alert=timedelta(minutes=15)).purge_and_measure()
     assert REGISTRY.get_sample_value("outbox_stale_pii_rows") == 1
     assert (REGISTRY.get_sample_value("outbox_oldest_unsent_pii_seconds") or 0) >= 3600
+
+
+async def test_when_the_leaders_connection_dies_a_relay_takes_over_and_none_ends(
+    pools: list[asyncpg.Pool], kafka: KafkaSettings, topic: str, kafka_bootstrap: str
+) -> None:
+    writers, *relay_pools = pools
+    async with kafka_producer(kafka) as p1, kafka_producer(kafka) as p2:
+        relays = [
+            OutboxRelay(pool, producer, namespace=kafka.namespace, idle_seconds=0.02, standby_seconds=0.05)
+            for pool, producer in zip(relay_pools, (p1, p2), strict=True)
+        ]
+        tasks = [asyncio.create_task(r.run()) for r in relays]
+        try:
+            await eventually(lambda: asyncio.sleep(0, result=any(r.is_leader for r in relays)), timeout=10)
+            outages = REGISTRY.get_sample_value("outbox_relay_outages_total") or 0.0
+            async with writers.acquire() as conn:
+                # Only the leader holds a session-level advisory lock in this database.
+                killed = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l"
+                    " WHERE l.locktype = 'advisory' AND l.granted AND l.database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            assert killed == 1
+
+            async def noticed() -> bool:
+                return (REGISTRY.get_sample_value("outbox_relay_outages_total") or 0.0) > outages
+
+            await eventually(noticed, timeout=10)
+            await eventually(lambda: asyncio.sleep(0, result=any(r.is_leader for r in relays)), timeout=10)
+            async with writers.acquire() as conn, conn.transaction():
+                await add(conn, _same_key_event(1))
+            assert len(await read_topic(kafka_bootstrap, topic, expect=1)) == 1
+            assert not any(t.done() for t in tasks), "a relay ended when its connection was cut"
+        finally:
+            for r in relays:
+                await r.stop()
+            await asyncio.gather(*tasks)
