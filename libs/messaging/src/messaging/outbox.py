@@ -28,6 +28,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from contracts import TOPICS, CloudEvent, encode, topic_spec
+from servicekit import is_outage
 
 from messaging.metrics import (
     OUTBOX_BACKLOG,
@@ -39,7 +40,6 @@ from messaging.metrics import (
     RELAY_LEADER,
     RELAY_OUTAGES,
 )
-from messaging.outages import is_outage
 from messaging.producer import MAX_REQUEST_BYTES
 from messaging.settings import namespaced
 
