@@ -37,8 +37,6 @@ class Deps:
     client_secret_rotated_at: datetime | None
     # Called after a commit that wrote outbox rows, so the relay publishes at once instead of polling.
     published: Callable[[], None]
-    # The registry's `connection.updated`; tests route it to a topic of their own.
-    connection_topic: str = "connection.updated"
 
     @property
     def redirect_uri(self) -> str:
