@@ -78,3 +78,4 @@ bench: infra ## run the benchmarks under bench/ (each prints its numbers and its
 	$(UV) run --frozen python bench/kafka_baseline.py
 	$(UV) run --frozen python bench/orders_ingest.py
 	$(UV) run --frozen python bench/spapi_throughput.py
+	$(UV) run --frozen python bench/scheduler.py
