@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import asyncpg
 
@@ -56,6 +56,17 @@ class Run:
     window_from: datetime | None
     window_to: datetime | None
     record_keys: list[str] | None  # a run over explicit records (order ids, SKUs); None: a run over a window
+    resync_of: int | None
+    requested_by: str | None
+
+
+class RunSpec(TypedDict, total=False):
+    """What a run covers and who asked: a window, or explicit records (order ids, SKUs)."""
+
+    replay: bool
+    window_from: datetime | None
+    window_to: datetime | None
+    record_keys: list[str] | None
     resync_of: int | None
     requested_by: str | None
 
@@ -122,40 +133,18 @@ class SyncHistory:
     # --- starting runs -------------------------------------------------------------------------------
 
     async def queue_run(
-        self,
-        conn: asyncpg.Connection,
-        *,
-        connection_id: str,
-        trigger: StrEnum,
-        lane: StrEnum,
-        replay: bool = False,
-        window_from: datetime | None = None,
-        window_to: datetime | None = None,
-        record_keys: list[str] | None = None,
-        resync_of: int | None = None,
-        requested_by: str | None = None,
+        self, conn: asyncpg.Connection, *, connection_id: str, trigger: StrEnum, lane: StrEnum, **what: Unpack[RunSpec]
     ) -> Run:
         """A run for the lane to start when it next runs; the lane is due now."""
-        run = await self._insert(conn, RunStatus.QUEUED, connection_id, trigger, lane, replay, window_from,
-                                 window_to, record_keys, resync_of, requested_by)  # fmt: skip
+        run = await self._insert(conn, RunStatus.QUEUED, connection_id, trigger, lane, what)
         await self.nudge(conn, connection_id, lane)
         return run
 
     async def start_run(
-        self,
-        conn: asyncpg.Connection,
-        *,
-        connection_id: str,
-        trigger: StrEnum,
-        lane: StrEnum,
-        replay: bool = False,
-        window_from: datetime | None = None,
-        window_to: datetime | None = None,
-        record_keys: list[str] | None = None,
+        self, conn: asyncpg.Connection, *, connection_id: str, trigger: StrEnum, lane: StrEnum, **what: Unpack[RunSpec]
     ) -> Run:
         """A run that starts now; only the holder of the lane's lock calls this."""
-        return await self._insert(conn, RunStatus.RUNNING, connection_id, trigger, lane, replay, window_from,
-                                  window_to, record_keys, None, None)  # fmt: skip
+        return await self._insert(conn, RunStatus.RUNNING, connection_id, trigger, lane, what)
 
     async def _insert(
         self,
@@ -164,12 +153,7 @@ class SyncHistory:
         connection_id: str,
         trigger: StrEnum,
         lane: StrEnum,
-        replay: bool,
-        window_from: datetime | None,
-        window_to: datetime | None,
-        record_keys: list[str] | None,
-        resync_of: int | None,
-        requested_by: str | None,
+        what: RunSpec,
     ) -> Run:
         self._check(trigger, lane)
         row = await conn.fetchrow(
@@ -181,12 +165,12 @@ class SyncHistory:
             trigger.value,
             lane.value,
             status.value,
-            replay,
-            window_from,
-            window_to,
-            record_keys,
-            resync_of,
-            requested_by,
+            what.get("replay", False),
+            what.get("window_from"),
+            what.get("window_to"),
+            what.get("record_keys"),
+            what.get("resync_of"),
+            what.get("requested_by"),
             RunStatus.RUNNING.value,
         )
         return self._run(row)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -105,27 +106,21 @@ class Locks:
             await self._pool.release(conn)
 
 
+@dataclass(eq=False)
 class Lanes:
     """Runs passes over lanes for `work`; `stopping` ends each pass after its current run."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        history: SyncHistory,
-        work: SyncWork[Any],
-        *,
-        runs_per_pass: int = 5,
-        backoff: timedelta = timedelta(minutes=1),
-        max_backoff: timedelta = timedelta(minutes=30),
-    ) -> None:
-        self._pool = pool
-        self.history = history
-        self._work = work
-        self._runs_per_pass = runs_per_pass
-        self._backoff = backoff
-        self._max_backoff = max_backoff
-        self._locks = Locks(pool)
-        self.stopping = asyncio.Event()
+    pool: asyncpg.Pool
+    history: SyncHistory
+    work: SyncWork[Any]
+    _: KW_ONLY
+    runs_per_pass: int = 5
+    backoff: timedelta = timedelta(minutes=1)  # after a pass that broke unexpectedly; doubles while that lasts
+    max_backoff: timedelta = timedelta(minutes=30)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def __post_init__(self) -> None:
+        self._locks = Locks(self.pool)
 
     async def close(self) -> None:
         """Ends the locks' session; call once no pass runs any more."""
@@ -137,7 +132,7 @@ class Lanes:
         if not await self._locks.try_lock(key):
             return False
         try:
-            async with self._pool.acquire() as conn:
+            async with self.pool.acquire() as conn:
                 seen = await nudges(conn, connection_id, lane)
             troubled = False
             try:
@@ -150,15 +145,15 @@ class Lanes:
                     "sync lane failed", extra={"connection_id": connection_id, "lane": lane, "error": describe(exc)}
                 )
                 next_due, troubled = None, True
-            async with self._pool.acquire() as conn:
+            async with self.pool.acquire() as conn:
                 await settle(conn, connection_id, lane, next_due, seen=seen, troubled=troubled,
-                             backoff=self._backoff, max_backoff=self._max_backoff)  # fmt: skip
+                             backoff=self.backoff, max_backoff=self.max_backoff)  # fmt: skip
         finally:
             await self._locks.unlock(key)
         return True
 
     async def _pass(self, connection_id: str, lane: StrEnum) -> tuple[datetime | None, bool]:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             recovered = await self.history.recover(conn, connection_id, lane)
         if recovered.interrupted:
             log.warning(
@@ -166,27 +161,27 @@ class Lanes:
                 extra={"runs": recovered.interrupted, "requeued": recovered.requeued, "lane": lane},
             )
         started = 0
-        while not self.stopping.is_set() and started < self._runs_per_pass:
-            async with self._pool.acquire() as conn, conn.transaction():
-                context = await self._work.context(conn, connection_id)
+        while not self.stopping.is_set() and started < self.runs_per_pass:
+            async with self.pool.acquire() as conn, conn.transaction():
+                context = await self.work.context(conn, connection_id)
                 if context is None:
                     break
                 run = await self.history.claim_queued(conn, connection_id, lane)
                 if run is None:
-                    run = await self._work.due_run(conn, connection_id, lane, context)
+                    run = await self.work.due_run(conn, connection_id, lane, context)
             if run is None:
                 break
             started += 1
             if not await self.execute(run, context):
                 return None, True
-        async with self._pool.acquire() as conn, conn.transaction():
-            context = await self._work.context(conn, connection_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            context = await self.work.context(conn, connection_id)
             if context is None:
                 return None, False
-            if started >= self._runs_per_pass or await self.history.has_queued(conn, connection_id, lane):
+            if started >= self.runs_per_pass or await self.history.has_queued(conn, connection_id, lane):
                 # More work: due again now, behind the lanes that have waited longer.
                 return await conn.fetchval("SELECT now()"), False
-            return await self._work.next_due(conn, connection_id, lane, context), False
+            return await self.work.next_due(conn, connection_id, lane, context), False
 
     async def execute(self, run: Run, context: Any) -> bool:
         """Runs one started run to its end and closes it; False when it broke unexpectedly."""
@@ -195,7 +190,7 @@ class Lanes:
         expected = True
         with servicekit.log_context(connection_id=run.connection_id, run_id=run.id, trigger=run.trigger.value):
             try:
-                result = await self._work.execute(run, context)
+                result = await self.work.execute(run, context)
             except RunFailed as exc:
                 error = exc.error
                 log.warning("sync run failed", extra={"error": error})
@@ -204,9 +199,9 @@ class Lanes:
                     raise
                 error, expected = describe(exc), False
                 log.error("sync run broke unexpectedly", extra={"error": error})
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire() as conn, conn.transaction():
                 status = await self.history.finish_run(conn, run.id, error=error)
-                await self._work.finished(conn, run, context, None if error else result, error)
+                await self.work.finished(conn, run, context, None if error else result, error)
             log.info("sync run finished", extra={"status": status.value, "run_id": run.id})
         return expected
 

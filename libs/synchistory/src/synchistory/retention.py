@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
+from typing import ClassVar
 
 import asyncpg
 import servicekit
@@ -19,33 +21,27 @@ KEEP_FAILED = timedelta(days=60)
 Purge = Callable[[asyncpg.Connection], Awaitable[object]]
 
 
+@dataclass(eq=False)
 class Retention:
     """`also` are the service's own purges that belong with its history (e.g. handled notifications)."""
 
-    name = "sync-history-retention"
+    pool: asyncpg.Pool
+    history: SyncHistory
+    _: KW_ONLY
+    keep_succeeded: timedelta = KEEP_SUCCEEDED
+    keep_failed: timedelta = KEEP_FAILED
+    every: timedelta = timedelta(hours=1)
+    also: Sequence[Purge] = ()
+    name: ClassVar[str] = "sync-history-retention"
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        history: SyncHistory,
-        *,
-        keep_succeeded: timedelta = KEEP_SUCCEEDED,
-        keep_failed: timedelta = KEEP_FAILED,
-        every: timedelta = timedelta(hours=1),
-        also: Sequence[Purge] = (),
-    ) -> None:
-        self._pool = pool
-        self._history = history
-        self._keep_succeeded = keep_succeeded
-        self._keep_failed = keep_failed
-        self._also = list(also)
-        self._worker = servicekit.PeriodicWorker(self.name, self._tick, every=every.total_seconds())
+    def __post_init__(self) -> None:
+        self._worker = servicekit.PeriodicWorker(self.name, self._tick, every=self.every.total_seconds())
 
     async def purge(self) -> int:
         """Deletes what is past retention now; returns how many runs went."""
-        async with self._pool.acquire() as conn:
-            deleted = await self._history.purge(conn, succeeded=self._keep_succeeded, failed=self._keep_failed)
-            for purge in self._also:
+        async with self.pool.acquire() as conn:
+            deleted = await self.history.purge(conn, succeeded=self.keep_succeeded, failed=self.keep_failed)
+            for purge in self.also:
                 await purge(conn)
         if deleted:
             log.info("sync history purged", extra={"runs": deleted})

@@ -80,9 +80,11 @@ class ReplayRangeRequest(_Range):
     replay: bool = Field(default=False, description="Publish again what was published already (same event ids)")
 
 
-class ResyncRequest(BaseModel):
+class PlainResyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class ResyncRequest(PlainResyncRequest):
     replay: bool = Field(default=False, description="Publish again what was published already (same event ids)")
 
 
@@ -94,6 +96,7 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
     connection_path = Annotated[str, Path(min_length=1, max_length=MAX_CONNECTION_ID)]
     triggers = history.triggers
     range_body = ReplayRangeRequest if admin.replay else RangeRequest
+    resync_body = ResyncRequest if admin.replay else PlainResyncRequest
     found = problem_responses(404)
     refused = problem_responses(404, 409)
 
@@ -137,7 +140,19 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
             errors = await history.run_errors(conn, run_id)
         return {**admin.run_view(run), "errors": [admin.error_view(e) for e in errors]}
 
-    async def resync_run(run_id: int, who: Principal, replay: bool) -> dict[str, Any]:
+    @router.post(
+        "/sync-runs/{run_id}/resync",
+        status_code=202,
+        summary="Resync a run",
+        description="Reads the run's window (or its records) again; what is new or failed before is synced.",
+        responses=refused,
+    )
+    async def resync(
+        run_id: run_id_path,
+        who: operator,
+        body: Annotated[resync_body | None, Body()] = None,  # type: ignore[valid-type]
+    ) -> dict[str, Any]:
+        replay = bool(getattr(body, "replay", False))
         async with pool.acquire() as conn, conn.transaction():
             run = await history.get_run(conn, run_id)
             if run is None:
@@ -161,31 +176,6 @@ def sync_routes(pool: asyncpg.Pool, history: SyncHistory, admin: SyncAdmin) -> A
             )
         admin.queued()
         return created
-
-    resync_doc = "Reads the run's window (or its records) again; what is new or failed before is synced."
-    if admin.replay:
-
-        @router.post(
-            "/sync-runs/{run_id}/resync",
-            status_code=202,
-            summary="Resync a run",
-            description=resync_doc,
-            responses=refused,
-        )
-        async def resync(run_id: run_id_path, who: operator, body: ResyncRequest | None = None) -> dict[str, Any]:
-            return await resync_run(run_id, who, body.replay if body else False)
-
-    else:
-
-        @router.post(
-            "/sync-runs/{run_id}/resync",
-            status_code=202,
-            summary="Resync a run",
-            description=resync_doc,
-            responses=refused,
-        )
-        async def resync_plain(run_id: run_id_path, who: operator) -> dict[str, Any]:
-            return await resync_run(run_id, who, False)
 
     @router.post(
         "/connections/{connection_id}/sync", status_code=202, summary="Sync a custom time range", responses=refused

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 import asyncpg
 import servicekit
@@ -23,35 +25,31 @@ from synchistory.tally import describe
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Scheduler:
-    name = "sync-scheduler"
+    pool: asyncpg.Pool
+    lanes: Lanes
+    _: KW_ONLY
+    concurrency: int = 4  # lanes at a time in this process
+    lease: timedelta = timedelta(minutes=5)  # how long other replicas leave a lane this one took
+    max_sleep: float = 30.0  # seconds; it wakes earlier for the earliest due lane or a wake()
+    max_backoff: float = 30.0  # while PostgreSQL is away
+    name: ClassVar[str] = "sync-scheduler"
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        lanes: Lanes,
-        *,
-        concurrency: int = 4,
-        lease: timedelta = timedelta(minutes=5),
-        max_sleep: float = 30.0,
-        max_backoff: float = 30.0,
-    ) -> None:
-        if concurrency < 1:
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self._pool = pool
-        self._lanes = lanes
-        self._concurrency = concurrency
-        self._lease = lease
-        self._max_sleep = max_sleep
         self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._worker = servicekit.PeriodicWorker(self.name, self.tick, every=max_sleep, max_backoff=max_backoff)
+        self._worker = servicekit.PeriodicWorker(
+            self.name, self.tick, every=self.max_sleep, max_backoff=self.max_backoff
+        )
 
     def wake(self) -> None:
         """New work in this process (a queued run, a notification, a new connection): look now."""
         self._worker.wake()
 
     async def stop(self) -> None:
-        self._lanes.stopping.set()
+        self.lanes.stopping.set()
         await self._worker.stop()
 
     async def run(self) -> None:
@@ -60,7 +58,7 @@ class Scheduler:
         finally:
             if self._inflight:
                 await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-            await self._lanes.close()
+            await self.lanes.close()
 
     @property
     def running(self) -> int:
@@ -68,27 +66,27 @@ class Scheduler:
 
     async def tick(self) -> float | None:
         """Starts what is due in the free slots; returns how long to sleep (None: until a lane ends)."""
-        free = self._concurrency - len(self._inflight)
-        if free <= 0 or self._lanes.stopping.is_set():
+        free = self.concurrency - len(self._inflight)
+        if free <= 0 or self.lanes.stopping.is_set():
             return None
-        async with self._pool.acquire() as conn:
-            due = await lane_rows.claim_due(conn, limit=free, lease=self._lease)
+        async with self.pool.acquire() as conn:
+            due = await lane_rows.claim_due(conn, limit=free, lease=self.lease)
             started = 0
             for connection_id, value in due:
                 key = (connection_id, value)
                 if key in self._inflight:
                     continue  # still running here past its lease; the pass sets its next due time
-                lane = self._lanes.history.lane(value)
+                lane = self.lanes.history.lane(value)
                 self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{value}")
                 started += 1
             if started == free:
                 return None  # every slot busy: a lane that ends wakes the next tick
             wait = await lane_rows.seconds_until_due(conn)
-        return self._max_sleep if wait is None else min(self._max_sleep, max(wait, 0.0))
+        return self.max_sleep if wait is None else min(self.max_sleep, max(wait, 0.0))
 
     async def _lane(self, connection_id: str, lane: StrEnum) -> None:
         try:
-            await self._lanes.run_lane(connection_id, lane)
+            await self.lanes.run_lane(connection_id, lane)
         except Exception as exc:
             # The lane handles its runs' errors; what gets here is an outage (or a bug in the bookkeeping). The
             # lane's lease runs out and it is tried again then: no spinning, and the other lanes go on.

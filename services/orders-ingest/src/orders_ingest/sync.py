@@ -78,29 +78,23 @@ class Outcome:
     horizon: datetime | None  # the window's upper bound: the next watermark (None for runs over order ids)
 
 
+@dataclass(eq=False, kw_only=True)
 class SyncEngine:
     """orders-ingest's `synchistory.SyncWork`: which runs are due, what one does, what it changes when it ends."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        clients: spapi.SpApiClients,
-        tuning: Tuning,
-        buyer_ref_key: bytes,
-        published: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._pool = pool
-        self._clients = clients
-        self._tuning = tuning
-        self._buyer_ref_key = buyer_ref_key
-        self._published = published
+    pool: asyncpg.Pool
+    clients: spapi.SpApiClients
+    tuning: Tuning
+    buyer_ref_key: bytes
+    published: Callable[[], None] = lambda: None  # events went to the outbox: wake the relay
+
+    def __post_init__(self) -> None:
         self.lanes = synchistory.Lanes(
-            pool,
+            self.pool,
             HISTORY,
             self,
-            backoff=tuning.scaled(tuning.failure_backoff),
-            max_backoff=tuning.scaled(timedelta(minutes=30)),
+            backoff=self.tuning.scaled(self.tuning.failure_backoff),
+            max_backoff=self.tuning.scaled(timedelta(minutes=30)),
         )
 
     @property
@@ -118,7 +112,7 @@ class SyncEngine:
     ) -> Run | None:
         if lane == Lane.NOTIFY:
             order_ids = await repository.pending_notification_orders(
-                conn, connection_id, self._tuning.notification_batch
+                conn, connection_id, self.tuning.notification_batch
             )
             if not order_ids:
                 return None
@@ -153,7 +147,7 @@ class SyncEngine:
 
     async def execute(self, run: Run, context: Connection) -> Outcome:
         """Reads the run's window (or its orders) to the end; raises RunFailed when Amazon or a shutdown stops it."""
-        client = self._clients.for_connection(context)
+        client = self.clients.for_connection(context)
         started = datetime.now(UTC)
         horizon: datetime | None = None
         try:
@@ -172,8 +166,8 @@ class SyncEngine:
         if error is not None and run.lane == Lane.NOTIFY and run.record_keys:
             await repository.notifications_failed(
                 conn, context.connection_id, run.record_keys, run.id,
-                retry_in=self._tuning.scaled(self._tuning.notification_retry),
-                max_attempts=self._tuning.notification_attempts,
+                retry_in=self.tuning.scaled(self.tuning.notification_retry),
+                max_attempts=self.tuning.notification_attempts,
             )  # fmt: skip
 
     # --- one run ---------------------------------------------------------------------------------------
@@ -181,7 +175,7 @@ class SyncEngine:
     async def _reschedule(
         self, conn: asyncpg.Connection, run: Run, connection: Connection, outcome: Outcome | None
     ) -> None:
-        scaled = self._tuning.scaled
+        scaled = self.tuning.scaled
         if run.trigger not in _SCHEDULED:
             return
         cancel = run.trigger == OrdersTrigger.CANCELLATION_CHECK
@@ -189,7 +183,7 @@ class SyncEngine:
             failures = await repository.schedule(conn, connection.connection_id)
             count = failures.failures if failures else 0
             backoff = min(
-                scaled(self._tuning.failure_backoff) * 2**count, scaled(domain.poll_interval(connection.settings))
+                scaled(self.tuning.failure_backoff) * 2**count, scaled(domain.poll_interval(connection.settings))
             )
             await repository.poll_failed(conn, connection.connection_id, retry_in=backoff, cancel=cancel)
             return
@@ -222,14 +216,14 @@ class SyncEngine:
                 # Amazon takes whole seconds (spapi truncates): round the end up so the window loses no order,
                 # unless that would cross Amazon's horizon (now - 2 min), which it refuses.
                 rounded = _ceil_second(before)
-                if rounded <= started - self._tuning.scaled(AMAZON_VISIBILITY_LAG):
+                if rounded <= started - self.tuning.scaled(AMAZON_VISIBILITY_LAG):
                     before = rounded
         else:
-            async with self._pool.acquire() as conn:
+            async with self.pool.acquire() as conn:
                 schedule = await repository.schedule(conn, connection.connection_id)
             assert schedule is not None
             mark = schedule.cancel_watermark if run.trigger == OrdersTrigger.CANCELLATION_CHECK else schedule.watermark
-            after = mark - self._tuning.scaled(self._tuning.overlap)
+            after = mark - self.tuning.scaled(self.tuning.overlap)
         filters = spapi.SearchOrders(
             last_updated_after=after,
             last_updated_before=before,
@@ -238,23 +232,23 @@ class SyncEngine:
             ),
             fulfilled_by=domain.search_fulfilled_by(settings),  # type: ignore[arg-type]
             marketplace_ids=connection.marketplace_ids,
-            max_results_per_page=self._tuning.page_size,
+            max_results_per_page=self.tuning.page_size,
             included_data=domain.INCLUDED_DATA,
         )
         horizon: datetime | None = None
-        async with self._pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             await HISTORY.set_window(conn, run.id, after, before)
         priority = spapi.Priority.HIGH if run.trigger == OrdersTrigger.CANCELLATION_CHECK else spapi.Priority.NORMAL
         async for page in client.orders.search_orders_pages(filters, priority=priority):
             if horizon is None:
                 # Amazon answers with the Before it applied (now - 2 min by default): the next watermark.
-                horizon = before or page.last_updated_before or started - self._tuning.scaled(AMAZON_VISIBILITY_LAG)
-                async with self._pool.acquire() as conn:
+                horizon = before or page.last_updated_before or started - self.tuning.scaled(AMAZON_VISIBILITY_LAG)
+                async with self.pool.acquire() as conn:
                     await HISTORY.set_window(conn, run.id, after, horizon)
             await self._apply(run, connection, page.orders)
             if self.stopping and page.pagination and page.pagination.next_token:
                 raise RunFailed(STOPPED)
-        return horizon or started - self._tuning.scaled(AMAZON_VISIBILITY_LAG)
+        return horizon or started - self.tuning.scaled(AMAZON_VISIBILITY_LAG)
 
     async def _fetch_orders(
         self,
@@ -287,7 +281,7 @@ class SyncEngine:
     ) -> None:
         """One transaction per page: each order in a savepoint, its outcome counted, failures recorded."""
         tally = Tally()
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             if missing is not None:
                 tally.failure(missing, "not found at Amazon (getOrder answered 404)")
             for order in orders:
@@ -312,7 +306,7 @@ class SyncEngine:
                         conn, connection.connection_id, order_id, run.id, notified_before
                     )
         if tally.counts.get("published"):
-            self._published()
+            self.published()
 
     async def _record(self, conn: asyncpg.Connection, run: Run, connection: Connection, order: spapi.Order) -> str:
         """Publishes what is new about one order (or, on replay, again); returns the outcome to count."""
@@ -347,7 +341,7 @@ class SyncEngine:
             published_before = await repository.published_revision(conn, seller, order_id, RECEIVED, revision)
             if not (run.replay and published_before):
                 return "skipped"
-        payload = domain.order_received(order, connection, self._buyer_ref_key)
+        payload = domain.order_received(order, connection, self.buyer_ref_key)
         event = new_event(RECEIVED, payload, source=SERVICE, revision=revision, time=order.last_updated_time)
         if await repository.claim_revision(conn, seller, order_id, RECEIVED, revision, event.id, run.id):
             await messaging.add(conn, event)
