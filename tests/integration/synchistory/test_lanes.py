@@ -30,6 +30,8 @@ async def test_a_lane_runs_on_one_replica_at_a_time_and_other_lanes_are_not_held
     await asyncio.wait_for(gate.entered.wait(), 10)
     # The other replica finds the lock taken and leaves at once; the connection's other lane is free.
     assert await replica_b.run_lane("conn-1", Lane.POLL) is False
+    # Nor does the same process start it twice (its locks share one session, which could take a lock again).
+    assert await replica_a.run_lane("conn-1", Lane.POLL) is False
     push = asyncio.create_task(replica_b.run_lane("conn-1", Lane.PUSH))
     await asyncio.sleep(0)
     gate.opened.set()
