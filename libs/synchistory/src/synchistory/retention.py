@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
-from typing import ClassVar
 
 import asyncpg
 import servicekit
@@ -21,26 +19,28 @@ KEEP_FAILED = timedelta(days=60)
 Purge = Callable[[asyncpg.Connection], Awaitable[object]]
 
 
-@dataclass(eq=False)
-class Retention:
-    """`also` are the service's own purges that belong with its history (e.g. handled notifications)."""
+class Retention(servicekit.PeriodicWorker):
+    """A periodic worker (hourly by default); `also` are the service's own purges that belong with its history
+    (e.g. handled notifications), run in the same pass."""
 
-    pool: asyncpg.Pool
-    history: SyncHistory
-    _: KW_ONLY
-    keep_succeeded: timedelta = KEEP_SUCCEEDED
-    keep_failed: timedelta = KEEP_FAILED
-    every: timedelta = timedelta(hours=1)
-    also: Sequence[Purge] = ()
-    name: ClassVar[str] = "sync-history-retention"
-
-    def __post_init__(self) -> None:
-        self._worker = servicekit.PeriodicWorker(self.name, self._tick, every=self.every.total_seconds())
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        history: SyncHistory,
+        *,
+        keep_succeeded: timedelta = KEEP_SUCCEEDED,
+        keep_failed: timedelta = KEEP_FAILED,
+        every: timedelta = timedelta(hours=1),
+        also: Sequence[Purge] = (),
+    ) -> None:
+        super().__init__("sync-history-retention", self._tick, every=every.total_seconds())
+        self.pool, self.history, self.also = pool, history, list(also)
+        self.keep = {"succeeded": keep_succeeded, "failed": keep_failed}
 
     async def purge(self) -> int:
         """Deletes what is past retention now; returns how many runs went."""
         async with self.pool.acquire() as conn:
-            deleted = await self.history.purge(conn, succeeded=self.keep_succeeded, failed=self.keep_failed)
+            deleted = await self.history.purge(conn, **self.keep)
             for purge in self.also:
                 await purge(conn)
         if deleted:
@@ -49,9 +49,3 @@ class Retention:
 
     async def _tick(self) -> None:
         await self.purge()
-
-    async def run(self) -> None:
-        await self._worker.run()
-
-    async def stop(self) -> None:
-        await self._worker.stop()
