@@ -60,6 +60,11 @@ start() {
   if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" != 1 ]; then
     psql_admin -c "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'"
   fi
+  # Tests drop their databases WITH (FORCE), which must also end an autovacuum worker that happens to be in one;
+  # without pg_signal_backend that fails ("must be a member of the role whose process is being terminated").
+  if [ "$(psql_admin -c "SELECT pg_has_role('$role', 'pg_signal_backend', 'MEMBER')")" != t ]; then
+    psql_admin -c "GRANT pg_signal_backend TO $role"
+  fi
   if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
     psql_admin -c "CREATE DATABASE $db OWNER $role"
   fi
