@@ -22,8 +22,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/orders_ingest.py is named like the service's package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# bench/orders_ingest.py is named like the service's package: this folder goes last on the import path, so
+# `orders_ingest` is the package and the other benchmarks' helpers can still be imported.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
 import asyncio
@@ -31,11 +33,10 @@ import contextlib
 import dataclasses
 import json
 import secrets
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +49,7 @@ from messaging import ensure_topics
 from orders_ingest import bootstrap
 from orders_ingest.settings import Settings
 from orders_ingest.sync import Tuning
+from spapi_throughput import sandbox_process
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA = "127.0.0.1:19092"
@@ -86,29 +88,6 @@ async def scratch_database() -> AsyncIterator[tuple[str, str]]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-
-
-@contextlib.contextmanager
-def sandbox_process() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = ["-m", "spapi_sandbox", "--port", str(port), "--speedup", str(SPEEDUP), "--log-level", "warning"]
-    child = subprocess.Popen([sys.executable, *command])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/_sandbox/health", timeout=2).status_code == 200:
-                    break
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the sandbox did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
 
 
 async def sellers_with_tokens(sandbox: httpx.AsyncClient, count: int) -> list[tuple[str, str]]:
@@ -255,7 +234,7 @@ async def main(sizes: list[int], burst: int, idle: float, concurrency: int | Non
     if concurrency:
         tuning = dataclasses.replace(tuning, max_concurrent_lanes=concurrency)
     wall = time.perf_counter()
-    with sandbox_process() as sandbox_url:
+    with sandbox_process(SPEEDUP) as sandbox_url:
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
             tokens = await sellers_with_tokens(sandbox, min(burst, max(sizes)))
         results = []
