@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import asyncpg
 import synchistory
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from servicekit import Principal, Role, require_role
+from pydantic import BaseModel, Field
+from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from orders_ingest import repository
 from orders_ingest.notifications import InvalidNotification, NotificationIntake
@@ -23,6 +24,13 @@ Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 
 # orders-ingest's finer counts of a run, shown as records_<name> beside records_succeeded and records_failed.
 COUNTS = ("fetched", "published", "unchanged", "skipped")
+
+
+class RefusedNotification(BaseModel):
+    """What Amazon's delivery (SQS/EventBridge bridge) gets back for a document we cannot use."""
+
+    detail: str
+    errors: list[str] = Field(default_factory=list, description="Failing paths of the document, never its values")
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -80,16 +88,20 @@ def create_routers(pool: asyncpg.Pool, intake: NotificationIntake, queued: Calla
             for c, s in found
         ]
 
-    @admin.get("/orders/{amazon_order_id}")
+    @admin.get("/orders/{amazon_order_id}", responses=problem_responses(404))
     async def order_bookkeeping(amazon_order_id: str, _: Viewer) -> dict[str, Any]:
         """What this service knows of an order: revisions published, status and items. No PII."""
         async with pool.acquire() as conn:
             order = await repository.order_history(conn, amazon_order_id)
         if order is None:
-            raise HTTPException(404, "order not imported")
+            raise Problem(404, "order not imported")
         return order
 
-    @public.post("/notifications", status_code=202)
+    @public.post(
+        "/notifications",
+        status_code=202,
+        responses={400: {"model": RefusedNotification, "description": "Not JSON, or not a valid ORDER_CHANGE"}},
+    )
     async def order_change(request: Request) -> JSONResponse:
         """ORDER_CHANGE (Amazon's JSON document, as SQS/EventBridge deliver it): fetch that order now."""
         try:
