@@ -91,7 +91,11 @@ class Locks:
         async with self._guard:
             self._held.discard(key)
             if self._conn is not None and not self._conn.is_closed():
-                await self._conn.execute("SELECT pg_advisory_unlock($1)", key)
+                try:
+                    await self._conn.execute("SELECT pg_advisory_unlock($1)", key)
+                except Exception:
+                    await self._drop()  # a broken session: its locks went with it
+                    raise
             if not self._held:
                 await self._drop()  # idle: the session goes back to the pool
 
