@@ -3,7 +3,17 @@ routes an operator uses to look at runs and start new ones."""
 
 from pathlib import Path
 
-from synchistory.history import INTERRUPTED, OPEN, REQUESTED, Recovered, Run, RunStatus, SyncHistory, Trigger
+from synchistory.history import (
+    INTERRUPTED,
+    OPEN,
+    REQUESTED,
+    Recovered,
+    Run,
+    RunSpec,
+    RunStatus,
+    SyncHistory,
+    Trigger,
+)
 from synchistory.lanes import Lanes, RunFailed, SyncWork
 from synchistory.retention import KEEP_FAILED, KEEP_SUCCEEDED, Retention
 from synchistory.routes import UNKNOWN_CONNECTION, Refusal, SyncAdmin, sync_routes
@@ -28,6 +38,7 @@ __all__ = [
     "Retention",
     "Run",
     "RunFailed",
+    "RunSpec",
     "RunStatus",
     "Scheduler",
     "SyncAdmin",
