@@ -239,7 +239,7 @@ async def test_when_the_leaders_connection_dies_a_relay_takes_over_and_none_ends
         tasks = [asyncio.create_task(r.run()) for r in relays]
         try:
             await eventually(lambda: asyncio.sleep(0, result=any(r.is_leader for r in relays)), timeout=10)
-            outages = REGISTRY.get_sample_value("outbox_relay_outages_total") or 0.0
+            outages = REGISTRY.get_sample_value("worker_outages_total", {"worker": "outbox-relay"}) or 0.0
             async with writers.acquire() as conn:
                 # Only the leader holds a session-level advisory lock in this database.
                 killed = await conn.fetchval(
@@ -250,7 +250,7 @@ async def test_when_the_leaders_connection_dies_a_relay_takes_over_and_none_ends
             assert killed == 1
 
             async def noticed() -> bool:
-                return (REGISTRY.get_sample_value("outbox_relay_outages_total") or 0.0) > outages
+                return (REGISTRY.get_sample_value("worker_outages_total", {"worker": "outbox-relay"}) or 0.0) > outages
 
             await eventually(noticed, timeout=10)
             await eventually(lambda: asyncio.sleep(0, result=any(r.is_leader for r in relays)), timeout=10)

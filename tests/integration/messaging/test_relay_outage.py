@@ -25,7 +25,11 @@ def cluster(repo_root: Path) -> Iterator[PrivatePostgres]:
 
 
 def _records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "messaging.outbox" and r.levelno == level]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "servicekit.outages" and r.levelno == level and r.getMessage().startswith("outbox-relay:")
+    ]
 
 
 async def _add(url: str, n: int) -> None:
@@ -53,10 +57,10 @@ async def test_the_relay_rides_out_a_postgres_restart_and_logs_it_once(
         await migrate(conn, "relay_outage", [MigrationSource("messaging", MIGRATIONS_DIR)])
     finally:
         await conn.close()
-    outages_before = REGISTRY.get_sample_value("outbox_relay_outages_total") or 0.0
+    outages_before = REGISTRY.get_sample_value("worker_outages_total", {"worker": "outbox-relay"}) or 0.0
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2, server_settings={"search_path": "relay_outage"})
     relay = OutboxRelay(pool, producer, namespace=kafka.namespace, max_backoff=0.3)
-    with caplog.at_level(logging.DEBUG, logger="messaging.outbox"):
+    with caplog.at_level(logging.DEBUG, logger="servicekit.outages"):
         task = asyncio.create_task(relay.run())
         try:
             await _add(url, 1)
@@ -78,8 +82,8 @@ async def test_the_relay_rides_out_a_postgres_restart_and_logs_it_once(
             await asyncio.wait_for(task, timeout=10)
             await pool.close()
 
-    waiting = [m for m in _records(caplog, logging.WARNING) if "waiting" in m]
+    waiting = [m for m in _records(caplog, logging.WARNING) if "unreachable" in m]
     assert len(waiting) == 1, "one warning per outage, not one per retry"
     assert len([m for m in _records(caplog, logging.INFO) if "recovered" in m]) == 1
-    assert REGISTRY.get_sample_value("outbox_relay_outages_total") == outages_before + 1
-    assert REGISTRY.get_sample_value("outbox_relay_in_outage") == 0
+    assert REGISTRY.get_sample_value("worker_outages_total", {"worker": "outbox-relay"}) == outages_before + 1
+    assert REGISTRY.get_sample_value("worker_in_outage", {"worker": "outbox-relay"}) == 0

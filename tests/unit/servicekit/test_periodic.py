@@ -129,7 +129,7 @@ async def test_an_outage_is_ridden_out_logged_once_and_counted_once(
         in_outage.append(_sample("worker_in_outage", worker.name))
         return tick.successes == 1
 
-    with caplog.at_level(logging.INFO, logger="servicekit.periodic"):
+    with caplog.at_level(logging.INFO, logger="servicekit.outages"):
         await _run_until(worker, recovered)
     assert tick.attempts == 5
     assert _sample("worker_outages_total", worker.name) == 1

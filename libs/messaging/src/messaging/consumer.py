@@ -1,8 +1,10 @@
 """The consumer loop: batches, one handler per topic, offsets committed only after the handler's effect.
 
-Poison events (undecodable, invalid, or rejected by a handler) go to the dead-letter topic and are committed;
-any other handler failure is retried a few times and then stops the loop, so the process exits and the
-events are redelivered to a fresh process.
+Poison events (undecodable, invalid, or rejected by a handler) go to the dead-letter topic and are committed.
+A PostgreSQL or Kafka outage met by a handler, a dead letter or a commit is ridden out (servicekit's outage
+policy): the record is retried until the outage ends, and nothing behind it overtakes it. Any other handler
+failure is retried a few times and then stops the loop, so the process exits and the events are redelivered
+to a fresh process.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from contracts import CloudEvent, ContractError, decode, topic_spec
 from pydantic import ValidationError
+from servicekit import Outage, is_outage
 
 from messaging import dead_letter
 from messaging.dead_letter import send_to_dead_letter
@@ -30,6 +33,10 @@ Handler = Callable[[CloudEvent], Awaitable[None]]  # type: ignore[type-arg]
 # Called with the record's key for a null value (a tombstone) on a compacted topic.
 TombstoneHandler = Callable[[bytes | None], Awaitable[None]]
 Decoder = Callable[[str, bytes, list[tuple[str, bytes]]], CloudEvent]  # type: ignore[type-arg]
+
+
+class _StopRequested(Exception):
+    """stop() arrived while a record waited out an outage: leave it uncommitted for the next owner."""
 
 
 class Rejected(Exception):
@@ -83,6 +90,7 @@ class Consumer:
             for name in self._routes:
                 topic_spec(name)  # a route outside the registry is a configuration bug: fail at start
         self._stopping = asyncio.Event()
+        self._outage = Outage(self.name)
         # Held while a batch is applied; the rebalance listener takes it so revocation waits for the batch.
         self._batch_lock = asyncio.Lock()
         self._positions: dict[TopicPartition, int] = {}
@@ -114,11 +122,14 @@ class Consumer:
                 batches = await consumer.getmany(timeout_ms=250, max_records=self._max_records)
                 if not batches:
                     continue
-                async with self._batch_lock:
-                    for tp, records in batches.items():
-                        for record in records:
-                            await self._apply(record)
-                            self._positions[tp] = record.offset + 1
+                try:
+                    async with self._batch_lock:
+                        for tp, records in batches.items():
+                            for record in records:
+                                await self._apply(record)
+                                self._positions[tp] = record.offset + 1
+                except _StopRequested:
+                    break
                 await self._commit(list(batches))
         finally:
             self.running = False
@@ -138,6 +149,12 @@ class Consumer:
         except CommitFailedError:
             # The group moved on; the listener already committed what we applied before revocation.
             log.warning("offset commit refused after a rebalance; the new owner resumes from the last commit")
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The positions stay; the next batch's commit (or the one at stop) carries them.
+            self._outage.failed(exc)
+            return
         for tp in offsets:
             if tp not in self._consumer.assignment():
                 self._positions.pop(tp, None)
@@ -184,24 +201,31 @@ class Consumer:
         await self._dead_letter(record, topic, dead_letter.INVALID_EVENT, error)
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], topic: str, reason: str, error: str) -> None:
-        # The dead letter must reach the broker before the offset moves; a broker outage is ridden out here as
-        # a handler's would be, and only a lasting one stops the consumer.
-        for attempt in range(self._retry.attempts):
+        # The dead letter must reach the broker before the offset moves; a broker outage is ridden out here.
+        async def send() -> None:
+            await send_to_dead_letter(
+                self._producer, self._service, record, reason, error, namespace=self._settings.namespace, topic=topic
+            )
+
+        await self._through_outages(send)
+
+    async def _through_outages(self, call: Callable[[], Awaitable[None]]) -> None:
+        """Runs `call` until it returns or fails with something other than an outage (which it raises)."""
+        while True:
             try:
-                await send_to_dead_letter(
-                    self._producer,
-                    self._service,
-                    record,
-                    reason,
-                    error,
-                    namespace=self._settings.namespace,
-                    topic=topic,
-                )
-                return
-            except KafkaError:
-                if attempt + 1 == self._retry.attempts:
+                await call()
+            except Exception as exc:
+                if not is_outage(exc):
                     raise
-                await asyncio.sleep(self._retry.delay(attempt))
+                delay = self._outage.failed(exc)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                except TimeoutError:
+                    continue
+                raise _StopRequested from None
+            else:
+                self._outage.recovered()
+                return
 
     async def _with_retries(
         self,
@@ -212,9 +236,12 @@ class Consumer:
         *,
         event_id: str | None,
     ) -> None:
-        for attempt in range(self._retry.attempts):
+        attempt = 0
+        while True:
             try:
-                await call()
+                await self._through_outages(call)
+            except _StopRequested:
+                raise
             except Rejected as exc:
                 log.warning("event rejected by its handler", extra={**where, "event_id": event_id})
                 await self._dead_letter(record, topic, dead_letter.REJECTED, str(exc))
@@ -227,11 +254,12 @@ class Consumer:
                 await self._poison(record, topic, where, str(exc))
                 return
             except Exception:
-                if attempt + 1 == self._retry.attempts:
+                attempt += 1
+                if attempt == self._retry.attempts:
                     log.exception("handler kept failing; stopping the consumer", extra=where)
                     raise
                 HANDLER_RETRIES.labels(topic).inc()
-                await asyncio.sleep(self._retry.delay(attempt))
+                await asyncio.sleep(self._retry.delay(attempt - 1))
             else:
                 EVENTS_HANDLED.labels(topic).inc()
                 return

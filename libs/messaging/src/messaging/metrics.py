@@ -19,7 +19,3 @@ OUTBOX_STALE_PII = Gauge(
     "outbox_stale_pii_rows", "Unsent outbox rows of PII topics older than the relay's alert threshold"
 )
 RELAY_LEADER = Gauge("outbox_relay_leader", "1 while this process's relay is the one publishing its schema's outbox")
-RELAY_OUTAGES = Counter(
-    "outbox_relay_outages_total", "Outages of PostgreSQL or Kafka the outbox relay rode out (counted once each)"
-)
-RELAY_IN_OUTAGE = Gauge("outbox_relay_in_outage", "1 while the outbox relay waits for PostgreSQL or Kafka")

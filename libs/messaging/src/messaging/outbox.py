@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -28,7 +27,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from contracts import TOPICS, CloudEvent, encode, topic_spec
-from servicekit import is_outage
+from servicekit import Outage, is_outage
 
 from messaging.metrics import (
     OUTBOX_BACKLOG,
@@ -36,9 +35,7 @@ from messaging.metrics import (
     OUTBOX_PARKED,
     OUTBOX_PUBLISHED,
     OUTBOX_STALE_PII,
-    RELAY_IN_OUTAGE,
     RELAY_LEADER,
-    RELAY_OUTAGES,
 )
 from messaging.producer import MAX_REQUEST_BYTES
 from messaging.settings import namespaced
@@ -167,10 +164,8 @@ class OutboxRelay:
     async def run(self) -> None:
         """Leads or stands by until `stop()`. Outages are ridden out; any other error is a bug and ends it."""
         loop = asyncio.get_running_loop()
-        failures = 0
-        outage_started = 0.0
+        outage = Outage(self.name, max_backoff=self._max_backoff, first_backoff=0.2)
         next_purge = 0.0
-        RELAY_IN_OUTAGE.set(0)
         try:
             while not self._stopping.is_set():
                 try:
@@ -184,32 +179,10 @@ class OutboxRelay:
                     await self._resign()
                     if not is_outage(exc):
                         raise
-                    failures += 1
-                    if failures == 1:
-                        outage_started = loop.time()
-                        RELAY_OUTAGES.inc()
-                        RELAY_IN_OUTAGE.set(1)
-                        # Nothing is lost while Kafka or PostgreSQL is away: rows stay unsent and /readyz says so.
-                        log.warning(
-                            "outbox relay waiting for Kafka/PostgreSQL (%s); retrying with backoff",
-                            type(exc).__name__,
-                            extra={"error": type(exc).__name__},
-                        )
-                    else:
-                        log.debug(
-                            "outbox relay still waiting (attempt %d)", failures, extra={"failed_attempts": failures}
-                        )
-                    await self._pause(self._backoff(failures), wakeable=False)
+                    # Nothing is lost while Kafka or PostgreSQL is away: rows stay unsent and /readyz says so.
+                    await self._pause(outage.failed(exc), wakeable=False)
                     continue
-                if failures:
-                    log.info(
-                        "outbox relay recovered after %.1fs and %d failed attempts",
-                        loop.time() - outage_started,
-                        failures,
-                        extra={"failed_attempts": failures},
-                    )
-                    RELAY_IN_OUTAGE.set(0)
-                    failures = 0
+                outage.recovered()
                 if conn is None:
                     await self._pause(self._standby, wakeable=False)
                 elif published == 0:
@@ -389,11 +362,6 @@ class OutboxRelay:
             rows = measures["stale_pii"]
             log.error("outbox holds unsent PII rows older than %s", self._pii_unsent_alert, extra={"rows": rows})
         self._stale_pii_reported = stale
-
-    def _backoff(self, failures: int) -> float:
-        ceiling = min(self._max_backoff, 0.2 * 2.0 ** min(failures - 1, 30))
-        # Jitter keeps replicas that lost the same server from reconnecting in lockstep.
-        return ceiling * random.uniform(0.5, 1.0)
 
     async def _pause(self, seconds: float, *, wakeable: bool) -> None:
         if self._stopping.is_set():

@@ -7,7 +7,8 @@ from servicekit.entrypoint import Runtime, service_main
 from servicekit.lifecycle import Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
-from servicekit.periodic import PeriodicWorker, is_outage
+from servicekit.outages import Outage, is_outage
+from servicekit.periodic import PeriodicWorker
 from servicekit.postgres import ping, postgres_pool
 from servicekit.problems import Problem, ProblemDetails, ProblemFieldError, field_errors, problem_responses
 from servicekit.settings import AdminSettings, PostgresSettings, ServiceSettings
@@ -17,6 +18,7 @@ __all__ = [
     "Check",
     "MigrationError",
     "MigrationSource",
+    "Outage",
     "PeriodicWorker",
     "PostgresSettings",
     "Principal",

@@ -9,49 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import random
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, KafkaUnavailableError
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 
-log = logging.getLogger(__name__)
+from servicekit.outages import Outage, is_outage
 
-OUTAGES = Counter(
-    "worker_outages_total", "Outages of PostgreSQL or Kafka a worker rode out (counted once each)", ["worker"]
-)
-IN_OUTAGE = Gauge("worker_in_outage", "1 while a worker is waiting for PostgreSQL or Kafka to come back", ["worker"])
 LAST_SUCCESS = Gauge(
     "worker_last_success_timestamp_seconds", "When a worker's tick last completed without an error", ["worker"]
 )
-
-_FIRST_BACKOFF = 0.5
-
-# Server-side codes that mean "the server is going away, restarting or full", never "your query is wrong".
-_POSTGRES_OUTAGES = (
-    asyncpg.PostgresConnectionError,  # class 08, e.g. ConnectionDoesNotExistError mid-query
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.InsufficientResourcesError,  # too many connections, disk full
-)
-_KAFKA_OUTAGES = (KafkaConnectionError, KafkaTimeoutError, KafkaUnavailableError)
-_OUTAGES = (OSError, TimeoutError, *_POSTGRES_OUTAGES, *_KAFKA_OUTAGES)
-
-
-def is_outage(exc: BaseException) -> bool:
-    """True when `exc` says PostgreSQL or Kafka is unreachable or restarting, rather than that our code is wrong."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(is_outage(e) for e in exc.exceptions)
-    if isinstance(exc, _OUTAGES):
-        return True
-    # Plain InterfaceError is "connection is closed" or "pool is closing"; its subclasses are misuse (bad arguments).
-    if type(exc) is asyncpg.InterfaceError:
-        return True
-    # Kafka marks the errors a client should retry (no leader yet, request timed out, broker not ready).
-    return isinstance(exc, KafkaError) and bool(exc.retriable)
 
 
 class PeriodicWorker:
@@ -76,7 +42,7 @@ class PeriodicWorker:
         self._tick = tick
         self._every = every
         self._first_delay = first_delay
-        self._max_backoff = max_backoff
+        self._outage = Outage(name, max_backoff=max_backoff)
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
 
@@ -88,10 +54,6 @@ class PeriodicWorker:
         self._stopping.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        failures = 0
-        outage_started = 0.0
-        IN_OUTAGE.labels(self.name).set(0)
         await self._wait(self._first_delay, wakeable=True)
         while not self._stopping.is_set():
             self._woken.clear()
@@ -100,36 +62,14 @@ class PeriodicWorker:
             except Exception as exc:
                 if not is_outage(exc):
                     raise
-                failures += 1
-                if failures == 1:
-                    outage_started = loop.time()
-                    OUTAGES.labels(self.name).inc()
-                    IN_OUTAGE.labels(self.name).set(1)
-                    log.warning(
-                        "%s: PostgreSQL or Kafka unreachable (%s); retrying with backoff",
-                        self.name,
-                        type(exc).__name__,
-                        extra={"worker": self.name, "error": type(exc).__name__},
-                    )
-                await self._wait(self._backoff(failures), wakeable=False)
+                await self._wait(self._outage.failed(exc), wakeable=False)
                 continue
             LAST_SUCCESS.labels(self.name).set_to_current_time()
-            if failures:
-                log.info(
-                    "%s: recovered after %.1fs and %d failed attempts",
-                    self.name,
-                    loop.time() - outage_started,
-                    failures,
-                    extra={"worker": self.name, "failed_attempts": failures},
-                )
-                IN_OUTAGE.labels(self.name).set(0)
-                failures = 0
+            self._outage.recovered()
             await self._wait(self._every if requested is None else max(0.0, requested), wakeable=True)
 
     def _backoff(self, failures: int) -> float:
-        ceiling = min(self._max_backoff, _FIRST_BACKOFF * 2.0 ** min(failures - 1, 30))
-        # Jitter keeps replicas that lost the same server from reconnecting in lockstep.
-        return ceiling * random.uniform(0.5, 1.0)
+        return self._outage.backoff(failures)
 
     async def _wait(self, seconds: float, *, wakeable: bool) -> None:
         if seconds <= 0 or self._stopping.is_set():

@@ -46,9 +46,7 @@ class Service:
 
 @asynccontextmanager
 async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> AsyncIterator[Service]:
-    kafka = messaging.KafkaSettings(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE, namespace=settings.kafka_namespace
-    )
+    kafka = messaging.KafkaSettings.of(settings, SERVICE)
     cipher = TokenCipher.from_spec(settings.token_encryption_keys)
     signer = Signer(settings.state_signing_key.get_secret_value().encode())
     authenticate = ServiceAuthenticator(parse_service_tokens(settings.service_tokens))

@@ -55,9 +55,7 @@ async def build(
 ) -> AsyncIterator[Service]:
     """`token_sources` is a test seam; production gets tokens from connector-auth's token API."""
     tuning = tuning or Tuning(speedup=settings.sandbox_speedup)
-    kafka = messaging.KafkaSettings(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE, namespace=settings.kafka_namespace
-    )
+    kafka = messaging.KafkaSettings.of(settings, SERVICE)
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,

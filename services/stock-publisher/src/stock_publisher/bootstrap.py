@@ -30,12 +30,12 @@ class Service:
 
 @asynccontextmanager
 async def build(settings: Settings) -> AsyncIterator[Service]:
-    kafka = messaging.KafkaSettings(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=SERVICE)
+    kafka = messaging.KafkaSettings.of(settings, SERVICE)
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
     ):
-        relay = messaging.OutboxRelay(pool, producer)
+        relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         app = servicekit.create_admin_app(
             SERVICE,
             checks={"postgres": partial(servicekit.ping, pool), "kafka": partial(messaging.kafka_reachable, producer)},
