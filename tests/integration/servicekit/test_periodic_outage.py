@@ -42,7 +42,7 @@ async def test_a_worker_rides_out_a_postgres_restart(
             outcomes.append("ok")
 
         worker = PeriodicWorker(name, tick, every=0.05, max_backoff=0.5)
-        with caplog.at_level(logging.INFO, logger="servicekit.periodic"):
+        with caplog.at_level(logging.INFO, logger="servicekit.outages"):
             task = asyncio.create_task(worker.run())
             try:
                 await eventually(_seen(outcomes, "ok"), timeout=10)

@@ -13,7 +13,6 @@ import asyncpg
 import synchistory
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from orders_ingest import repository
@@ -24,13 +23,6 @@ Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 
 # orders-ingest's finer counts of a run, shown as records_<name> beside records_succeeded and records_failed.
 COUNTS = ("fetched", "published", "unchanged", "skipped")
-
-
-class RefusedNotification(BaseModel):
-    """What Amazon's delivery (SQS/EventBridge bridge) gets back for a document we cannot use."""
-
-    detail: str
-    errors: list[str] = Field(default_factory=list, description="Failing paths of the document, never its values")
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -100,18 +92,21 @@ def create_routers(pool: asyncpg.Pool, intake: NotificationIntake, queued: Calla
     @public.post(
         "/notifications",
         status_code=202,
-        responses={400: {"model": RefusedNotification, "description": "Not JSON, or not a valid ORDER_CHANGE"}},
+        responses=problem_responses(400),
     )
     async def order_change(request: Request) -> JSONResponse:
         """ORDER_CHANGE (Amazon's JSON document, as SQS/EventBridge deliver it): fetch that order now."""
         try:
             document = await request.json()
         except ValueError:
-            return JSONResponse({"detail": "body is not JSON"}, 400)
+            raise Problem(400, "body is not JSON") from None
         try:
             answer = await intake.accept(document)
         except InvalidNotification as exc:
-            return JSONResponse({"detail": "not a valid ORDER_CHANGE notification", "errors": exc.problems}, 400)
+            # Failing paths of the document and the rule each breaks, never its values.
+            raise Problem.invalid(
+                [dict(zip(("field", "message"), p.split(": ", 1), strict=True)) for p in exc.problems], status=400
+            ) from None
         return JSONResponse(answer, 202)
 
     return [history, admin, public]
