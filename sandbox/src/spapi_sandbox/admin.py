@@ -122,7 +122,7 @@ def listing_view(listing: Listing) -> dict[str, Any]:
     }
 
 
-def order_view(order: Order) -> dict[str, Any]:
+def order_view(world: World, order: Order) -> dict[str, Any]:
     return {
         "AmazonOrderId": order.order_id,
         "OrderStatus": order.status,
@@ -134,6 +134,8 @@ def order_view(order: Order) -> dict[str, Any]:
         "ShipServiceLevel": order.ship_service_level,
         "PurchaseDate": iso(order.created),
         "LastUpdateDate": iso(order.last_updated),
+        # Tests wait on this instead of sleeping out Amazon's two minutes; it asks searchOrders' own rule.
+        "searchable": orders.searchable(world, order),
         "items": [
             {
                 "OrderItemId": i.order_item_id,
@@ -174,7 +176,12 @@ def router(world: World) -> APIRouter:
 
     @api.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "violations": list(world.violations), "speedup": world.config.speedup}
+        return {
+            "status": "ok",
+            "violations": list(world.violations),
+            "speedup": world.config.speedup,
+            "search_horizon": iso(orders.search_horizon(world)),
+        }
 
     @api.post("/reset")
     async def reset() -> dict[str, Any]:
@@ -255,11 +262,11 @@ def router(world: World) -> APIRouter:
             )
         except orders.OrderRejected as error:
             raise HTTPException(422, str(error)) from None
-        return order_view(order)
+        return order_view(world, order)
 
     @api.get("/orders/{order_id}")
     async def get_order(order_id: str) -> dict[str, Any]:
-        return order_view(_order(order_id))
+        return order_view(world, _order(order_id))
 
     @api.post("/orders/{order_id}/transition")
     async def transition(order_id: str, body: TransitionIn) -> dict[str, Any]:
@@ -271,7 +278,7 @@ def router(world: World) -> APIRouter:
                 orders.transition(world, order, body.status)
         except orders.OrderRejected as error:
             raise HTTPException(409, str(error)) from None
-        return order_view(order)
+        return order_view(world, order)
 
     @api.post("/generator")
     async def set_generator(body: GeneratorIn) -> dict[str, Any]:
@@ -283,7 +290,7 @@ def router(world: World) -> APIRouter:
         before = set(world.state.orders)
         for _ in range(max(1, min(count, 1000))):
             generator.generate_one(world)
-        return [order_view(o) for i, o in world.state.orders.items() if i not in before]
+        return [order_view(world, o) for i, o in world.state.orders.items() if i not in before]
 
     @api.post("/faults")
     async def add_fault(body: FaultIn) -> dict[str, Any]:

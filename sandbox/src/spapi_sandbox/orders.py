@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -481,6 +481,16 @@ async def search_orders(world: World, call: Call) -> Reply:
     return Reply(200, body)
 
 
+def search_horizon(world: World) -> datetime:
+    """The latest Before searchOrders accepts, and its default: Amazon shows no change younger than two minutes."""
+    return utcnow() - timedelta(seconds=world.config.scaled(world.config.order_visibility_lag_seconds))
+
+
+def searchable(world: World, order: Order) -> bool:
+    """Whether searchOrders with its default Before shows the order as it is now, whichever date it filters on."""
+    return order.last_updated <= search_horizon(world)
+
+
 def _first_page(world: World, call: Call) -> dict[str, Any]:
     params = call.params
     created_after, updated_after = params.get("createdAfter"), params.get("lastUpdatedAfter")
@@ -492,7 +502,7 @@ def _first_page(world: World, call: Call) -> dict[str, Any]:
         raise ApiError.invalid_input("createdBefore cannot be combined with lastUpdatedAfter.")
     by_created = created_after is not None
     after = parse_iso(created_after if by_created else updated_after)
-    horizon = utcnow() - timedelta(seconds=world.config.scaled(world.config.order_visibility_lag_seconds))
+    horizon = search_horizon(world)
     before_text = params.get("createdBefore" if by_created else "lastUpdatedBefore")
     before = parse_iso(before_text) if before_text else horizon
     if before > horizon:

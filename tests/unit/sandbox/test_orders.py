@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -206,7 +207,9 @@ async def test_recent_changes_are_invisible_for_the_visibility_lag(models: Any) 
             )
         ).json()["access_token"]
         client.headers["x-amz-access-token"] = token
-        await client.post("/_sandbox/orders", json={"items": [{"sku": "S", "quantity": 1}]})
+        created = (await client.post("/_sandbox/orders", json={"items": [{"sku": "S", "quantity": 1}]})).json()
+        order_id = created["AmazonOrderId"]
+        assert created["searchable"] is False
         found = await client.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z"})
         assert found.json()["orders"] == []
         too_recent = await client.get(
@@ -214,6 +217,17 @@ async def test_recent_changes_are_invisible_for_the_visibility_lag(models: Any) 
             params={"lastUpdatedAfter": "2020-01-01T00:00:00Z", "lastUpdatedBefore": "2100-01-01T00:00:00Z"},
         )
         assert too_recent.status_code == 400
+
+        # The admin view's `searchable` and the health's `search_horizon` follow searchOrders' own rule.
+        order = app.state.world.state.orders[order_id]
+        order.created = order.last_updated = order.last_updated - timedelta(seconds=121)
+        assert (await client.get(f"/_sandbox/orders/{order_id}")).json()["searchable"] is True
+        found = await client.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": "2020-01-01T00:00:00Z"})
+        assert [o["orderId"] for o in found.json()["orders"]] == [order_id]
+        horizon = datetime.fromisoformat((await client.get("/_sandbox/health")).json()["search_horizon"])
+        assert order.last_updated <= horizon <= datetime.now(UTC) - timedelta(seconds=120)
+        await client.post(f"/_sandbox/orders/{order_id}/transition", json={"status": "Canceled"})
+        assert (await client.get(f"/_sandbox/orders/{order_id}")).json()["searchable"] is False
 
 
 async def test_get_order_datasets(api: httpx.AsyncClient) -> None:
