@@ -40,11 +40,15 @@ async def seed_lanes(pool: asyncpg.Pool, work: Work, count: int, *, due_in: time
 
 
 async def test_a_lane_that_always_has_work_does_not_starve_the_others(pool, work: Work) -> None:
-    async def slow(run):
-        await asyncio.sleep(0.01)
+    others_due = asyncio.Event()
+
+    async def hog(run):
+        # The hog's third run holds the only slot until the others are due, so the backlog cannot drain first.
+        if sum(1 for c, _, _ in work.executed if c == "hog") >= 3:
+            await others_due.wait()
 
     # A connection with a backlog of a hundred runs: a lane that always has work.
-    work.behaviour["hog"] = slow
+    work.behaviour["hog"] = hog
     work.active.add("hog")
     async with pool.acquire() as conn:
         for _ in range(100):
@@ -60,6 +64,7 @@ async def test_a_lane_that_always_has_work_does_not_starve_the_others(pool, work
             for connection_id in others:
                 work.make_due(connection_id)
                 await HISTORY.nudge(conn, connection_id, Lane.POLL)
+        others_due.set()
 
         async def all_ran() -> bool:
             return {c for c, _, _ in work.executed} >= set(others)
@@ -67,32 +72,42 @@ async def test_a_lane_that_always_has_work_does_not_starve_the_others(pool, work
         await eventually(all_ran, timeout=15)
     order = [c for c, _, _ in work.executed]
     last_other = max(i for i, c in enumerate(order) if c != "hog")
-    assert order.count("hog") < 100 and last_other < 3 * 3 + 5 + 3  # the others did not wait for the backlog
+    # Every other started within the first 17 runs, most of the hog's hundred still queued: none waited for them.
+    assert order[:3] == ["hog"] * 3 and last_other < 3 * 3 + 5 + 3
 
 
 async def test_no_more_lanes_run_at_once_than_its_concurrency(pool, work: Work) -> None:
     running, peak = 0, 0
+    may_end = asyncio.Semaphore(0)  # a run ends only when the test lets one
 
-    async def slow(run):
+    async def held(run):
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.2)
+        await may_end.acquire()
         running -= 1
 
     ids = [f"conn-{n}" for n in range(10)]
     async with pool.acquire() as conn:
         for connection_id in ids:
-            work.behaviour[connection_id] = slow
+            work.behaviour[connection_id] = held
             work.make_due(connection_id)
             await HISTORY.nudge(conn, connection_id, Lane.POLL)
     async with scheduling(pool, work, concurrency=3):
+        # Let runs end one at a time, each once the free slots are full again: every slot is used, none is extra.
+        for ended in range(len(ids)):
 
-        async def all_ran() -> bool:
-            return len(work.executed) == len(ids)
+            async def slots_full(ended: int = ended) -> bool:
+                return len(work.executed) >= min(len(ids), ended + 3)
 
-        await eventually(all_ran, timeout=15)
-    assert peak == 3
+            await eventually(slots_full, timeout=10, interval=0.02)
+            may_end.release()
+
+        async def all_ended() -> bool:
+            return len(work.finished_with) == len(ids)
+
+        await eventually(all_ended, timeout=10)
+    assert peak == 3 and len(work.executed) == len(ids)
 
 
 async def test_idle_it_sleeps_until_the_earliest_due_lane_whatever_their_number(pool, work: Work) -> None:
@@ -115,10 +130,24 @@ async def test_idle_it_sleeps_until_the_earliest_due_lane_whatever_their_number(
     assert "sync_lanes_due" in plan  # the index, not a scan of every lane
 
 
-async def test_a_queued_run_starts_at_once_when_the_process_wakes_its_scheduler(pool, work: Work) -> None:
+async def test_a_queued_run_starts_at_once_when_the_process_wakes_its_scheduler(pool, work: Work, monkeypatch) -> None:
+    from synchistory import lanes as lane_rows
+
+    looked: list[float | None] = []
+    seconds_until_due = lane_rows.seconds_until_due
+
+    async def spied(conn):
+        looked.append(await seconds_until_due(conn))
+        return looked[-1]
+
+    monkeypatch.setattr(lane_rows, "seconds_until_due", spied)
     work.active.add("conn-1")
     async with scheduling(pool, work, concurrency=2, max_sleep=60) as scheduler:
-        await asyncio.sleep(0.3)  # it has looked, found nothing due, and sleeps up to a minute
+
+        async def idle() -> bool:
+            return looked == [None]  # it has looked, found nothing due, and sleeps up to a minute
+
+        await eventually(idle, timeout=5, interval=0.02)
         queued_at = time.monotonic()
         async with pool.acquire() as conn:
             run = await HISTORY.queue_run(conn, connection_id="conn-1", trigger=Trigger.MANUAL, lane=Lane.POLL)
