@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import httpx
@@ -46,7 +45,7 @@ async def test_orders_appear_once_with_their_lines_money_and_the_connections_map
     unmapped = sandbox.create_order([{"sku": "MAT-1", "quantity": 3}], ship_service_level="NextDay")
     pending = sandbox.create_order([{"sku": "MAT-1", "quantity": 1}], status="Pending")
     broken = sandbox.create_order([{"sku": LONG_SKU, "quantity": 1}])
-    await asyncio.sleep(1.5)  # the sandbox shows orders to searchOrders 1.2 s after their last change
+    await sandbox.until_searchable(prime, business, unmapped, pending, broken)
 
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         await h.connect(
@@ -102,7 +101,7 @@ async def test_a_status_change_is_a_new_revision_and_a_buyer_cancellation_an_ord
         [{"sku": "TENT-2P", "quantity": 2}, {"sku": "STAKE-8", "quantity": 1}], is_prime=True
     )
     cancelled_later = sandbox.create_order([{"sku": "MAT-1", "quantity": 1}])
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(shipped_later, cancelled_later)
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         await h.connect(producer, "conn-ingest-2")
         first = await h.received(expect=2)
@@ -156,7 +155,8 @@ async def test_an_order_change_notification_fetches_that_order_at_once_and_dupli
             assert (await client.post("/notifications", json=renamed)).json()["status"] == "queued"
             broken = {k: v for k, v in notification.items() if k != "Payload"}
             invalid = await client.post("/notifications", json=broken)
-            assert invalid.status_code == 400 and invalid.json()["errors"] == ["(document): fails 'required'"]
+            assert invalid.status_code == 400 and invalid.headers["content-type"] == "application/problem+json"
+            assert invalid.json()["errors"] == [{"field": "(document)", "message": "fails 'required'"}]
             foreign = {**notification, "Payload": {"OrderChangeNotification": {
                 **notification["Payload"]["OrderChangeNotification"], "SellerId": "A9UNKNOWNSELLER"}}}  # fmt: skip
             assert (await client.post("/notifications", json=foreign)).json()["status"] == "ignored"

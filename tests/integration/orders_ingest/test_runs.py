@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,7 @@ async def test_injected_429s_and_503s_fail_a_run_and_a_later_one_completes_witho
     database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
 ) -> None:
     orders = [sandbox.create_order([{"sku": f"SKU-{n}", "quantity": 1}]) for n in range(4)]
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(*orders)
     # 5 attempts per call: the first run meets 3 429s then 2 503s and gives up; a later run succeeds.
     sandbox.fault(operation="searchOrders", status=429, count=3)
     sandbox.fault(operation="searchOrders", status=503, count=2)
@@ -41,7 +40,7 @@ async def test_resync_and_custom_ranges_publish_only_what_is_new_or_failed_and_r
 ) -> None:
     start = datetime.now(UTC) - timedelta(seconds=5)
     early = [sandbox.create_order([{"sku": f"EARLY-{n}", "quantity": 1}]) for n in range(3)]
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(*early)
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         # 4 h between polls (144 s here): only the runs this test asks for happen.
         await h.connect(producer, "conn-resync", order_poll_interval_minutes=240)
@@ -49,13 +48,15 @@ async def test_resync_and_custom_ranges_publish_only_what_is_new_or_failed_and_r
         assert first["records_published"] == 3
         late = sandbox.create_order([{"sku": "LATE-1", "quantity": 1}])
         broken = sandbox.create_order([{"sku": "B" * 41, "quantity": 1}])
-        # Timestamps go to Amazon in whole seconds: leave room for `to` (now - 1.3 s) to cover these orders.
-        await asyncio.sleep(2.5)
+        # Amazon takes whole seconds: the range ends on the first whole second after these orders' last change,
+        # as soon as searchOrders accepts that as its Before.
+        last_change = max(datetime.fromisoformat(o["LastUpdateDate"]) for o in (late, broken))
+        until = last_change.replace(microsecond=0) + timedelta(seconds=1)
+        await sandbox.until_horizon_passes(until)
 
         async with h.api() as api:
             resync = (await api.post(f"/admin/sync-runs/{first['id']}/resync")).json()
             resynced = await h.wait_for_run(id=resync["id"])
-            until = datetime.now(UTC) - timedelta(seconds=1.3)
             body = {"from": start.isoformat(), "to": until.isoformat()}
             ranged = (await api.post("/admin/connections/conn-resync/sync", json=body)).json()
             ranged = await h.wait_for_run(id=ranged["id"])
@@ -120,7 +121,7 @@ async def test_the_service_stores_no_pii(database_url, kafka_bootstrap, sandbox:
                "stateOrRegion": "NV", "postalCode": "89599", "countryCode": "US",
                "phone": "+1 775-555-0199"}  # fmt: skip
     order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}], buyer=buyer, address=address)
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(order)
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         sandbox.notify_to(f"{h.url}/notifications")
         await h.connect(producer, "conn-pii")
@@ -166,7 +167,7 @@ async def test_two_replicas_never_poll_one_connection_at_once_and_publish_each_o
     database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
 ) -> None:
     orders = [sandbox.create_order([{"sku": f"R-{n}", "quantity": 1}]) for n in range(30)]
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(*orders)
     sandbox.fault(operation="searchOrders", latency_ms=300)  # polls take a while, so both replicas want them
     kw = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap, "sandbox": sandbox, "topics": topics}
     async with running(**kw) as one, running(**kw) as two:

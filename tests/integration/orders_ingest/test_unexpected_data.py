@@ -29,7 +29,7 @@ async def test_an_order_that_breaks_the_mapping_fails_alone_and_the_watermark_mo
     monkeypatch.setattr(domain, "order_received", breaks_on_one)
     good = [sandbox.create_order([{"sku": f"FINE-{n}", "quantity": 1}]) for n in range(2)]
     bad = sandbox.create_order([{"sku": "BOOM-1", "quantity": 1}])
-    await asyncio.sleep(1.5)
+    await sandbox.until_searchable(*good, bad)
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         (before,) = await h.fetch("SELECT now() AS at")
         await h.connect(producer, "conn-unexpected", order_poll_interval_minutes=240)

@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
+
+from testkit.waiting import eventually
 
 # Rates x100: searchOrders 0.56/s, createFeed(JSON_LISTINGS_FEED) 1.7/s, patchListingsItem 500/s; feeds finish
 # in ~0.15 s. Bursts are unchanged, so a client that ignores them still sees 429s.
@@ -102,6 +105,36 @@ class Sandbox:
 
     def notify_to(self, url: str | None) -> None:
         self._ok(self.client.post("/_sandbox/notifications/destination", json={"url": url}))
+
+    # --- wait ----------------------------------------------------------------------------------------
+    # searchOrders hides changes younger than two minutes (1.2 s here). These ask the admin API, never
+    # searchOrders itself, so waiting spends none of its rate limit.
+    async def until_searchable(self, *orders: dict[str, Any] | str, timeout: float = 10.0) -> None:
+        """Waits until searchOrders shows each order (its dict from `create_order`, or its id) as it is now."""
+        ids = [o if isinstance(o, str) else str(o["AmazonOrderId"]) for o in orders]
+        async with httpx.AsyncClient(base_url=self.url, timeout=10.0) as client:
+
+            async def all_searchable() -> bool:
+                hidden = []
+                for order_id in ids:
+                    response = await client.get(f"/_sandbox/orders/{order_id}")
+                    if not self._ok(response)["searchable"]:
+                        hidden.append(order_id)
+                assert not hidden, f"searchOrders does not show {hidden} yet"
+                return True
+
+            await eventually(all_searchable, timeout=timeout, interval=0.05)
+
+    async def until_horizon_passes(self, moment: datetime, timeout: float = 10.0) -> None:
+        """Waits until searchOrders takes `moment` as its Before (so it shows every change up to it)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=10.0) as client:
+
+            async def passed() -> bool:
+                horizon = datetime.fromisoformat(self._ok(await client.get("/_sandbox/health"))["search_horizon"])
+                assert horizon >= moment, f"searchOrders' horizon {horizon.isoformat()} is before {moment.isoformat()}"
+                return True
+
+            await eventually(passed, timeout=timeout, interval=0.05)
 
     # --- assert --------------------------------------------------------------------------------------
     def ledger(self, **filters: Any) -> list[dict[str, Any]]:
