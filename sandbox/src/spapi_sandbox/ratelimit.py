@@ -20,7 +20,7 @@ RATES: dict[str, tuple[float, int]] = {
     "getFeed": (2.0, 15),
     "cancelFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
-    "getListingsItem": (5.0, 10),
+    "getListingsItem": (5.0, 5),  # Amazon's current rate-limit page; the model text says 10
     "putListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
     "getMarketplaceParticipations": (0.016, 15),

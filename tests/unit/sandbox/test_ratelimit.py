@@ -73,6 +73,14 @@ async def test_sixth_patch_in_a_burst_gets_429_without_rate_header(api: httpx.As
     assert [r.operation for r in throttled] == ["patchListingsItem"]
 
 
+async def test_sixth_get_listings_item_in_a_burst_gets_429(api: httpx.AsyncClient) -> None:
+    # Amazon's current rate-limit page gives getListingsItem burst 5 (the model's text still says 10).
+    assert RATES["getListingsItem"] == (5.0, 5)
+    await api.post("/_sandbox/listings", json={"sku": "SKU-1", "quantity": 1})
+    statuses = [(await api.get(LISTING, params={"marketplaceIds": "ATVPDKIKX0DER"})).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+
+
 async def test_injected_faults_hit_only_their_operation_and_count(api: httpx.AsyncClient) -> None:
     await api.post("/_sandbox/faults", json={"operation": "getMarketplaceParticipations", "status": 503, "count": 2})
     first = await api.get("/sellers/v1/marketplaceParticipations")

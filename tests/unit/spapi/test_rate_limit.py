@@ -15,6 +15,7 @@ def test_defaults_match_amazons_published_plans():
     assert DEFAULT_RATE_LIMITS["ordersV0.confirmShipment"] == RateLimit(2.0, 10)
     assert DEFAULT_RATE_LIMITS["orders.searchOrders"] == RateLimit(0.0056, 20)
     assert DEFAULT_RATE_LIMITS["listings.patchListingsItem"] == RateLimit(5.0, 5)
+    assert DEFAULT_RATE_LIMITS["listings.getListingsItem"] == RateLimit(5.0, 5)  # Amazon's rate-limit page
     assert DEFAULT_RATE_LIMITS["feeds.createFeed"] == RateLimit(0.0083, 15)
     json_feed = DEFAULT_RATE_LIMITS["feeds.createFeed:JSON_LISTINGS_FEED"]
     assert json_feed.burst == 5 and json_feed.rate * 300 == pytest.approx(5)

@@ -49,7 +49,8 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "feeds.createFeed:JSON_LISTINGS_FEED": RateLimit(5 / 300, 5),
     "feeds.getFeed": RateLimit(2.0, 15),
     "feeds.getFeedDocument": RateLimit(0.0222, 10),
-    "listings.getListingsItem": RateLimit(5.0, 10),
+    # Burst 5 on Amazon's current rate-limit page (the model text still says 10).
+    "listings.getListingsItem": RateLimit(5.0, 5),
     "listings.patchListingsItem": RateLimit(5.0, 5),
     "sellers.getMarketplaceParticipations": RateLimit(0.016, 15),
     "reports.createReport": RateLimit(0.0167, 15),
