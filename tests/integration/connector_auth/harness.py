@@ -187,6 +187,7 @@ async def running(
     sandbox_url: str,
     namespace: str,
     clock: Clock | None = None,
+    sandbox_consent_page: bool = True,
     **overrides: str,
 ) -> AsyncIterator[Running]:
     sock = free_socket()
@@ -205,7 +206,7 @@ async def running(
         spapi_application_id=env["SPAPI_APPLICATION_ID"],
         public_base_url=base_url,
         lwa_token_url=f"{sandbox_url}/auth/o2/token",
-        seller_central_url=sandbox_url,
+        seller_central_url=sandbox_url if sandbox_consent_page else None,
         spapi_endpoint_url=sandbox_url,
         client_secret_rotated_at=env.get("CLIENT_SECRET_ROTATED_AT"),
     )

@@ -8,9 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from connector_auth.crypto import Sealed, refresh_token_aad
 from connector_auth.oauth_state import Signer, issue_state
+from marketplaces import MARKETPLACES
 from testkit.sandbox import Sandbox
 
-from .harness import Running, approve_on_consent_page, auto_approved, page_message, texts_of, with_query
+from .harness import Running, approve_on_consent_page, auto_approved, page_message, running, texts_of, with_query
 
 
 async def test_operator_connects_a_seller_through_the_consent_page(svc: Running, sandbox: Sandbox) -> None:
@@ -183,3 +184,26 @@ async def test_a_setup_link_expires_after_seven_days(svc: Running) -> None:
         opened = await browser.get(link["url"])
     assert opened.status_code == 400
     assert "expired" in page_message(opened)
+
+
+async def test_each_marketplace_consents_on_its_own_seller_central(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, namespace: str
+) -> None:
+    """Without SELLER_CENTRAL_URL the consent page is the Seller Central of the connection's first marketplace."""
+    async with running(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        sandbox_url=sandbox.url,
+        namespace=namespace,
+        sandbox_consent_page=False,
+    ) as svc:
+        hosts: dict[str, str] = {}
+        for m in MARKETPLACES.values():
+            created = await svc.create(name=f"Seller {m.country}", region=m.region.value, marketplace_ids=[m.id])
+            consent = urlsplit(created["consent_url"])
+            assert (consent.scheme, consent.path) == ("https", "/apps/authorize/consent"), m.id
+            hosts[m.id] = f"https://{consent.netloc}"
+    assert hosts == {mid: m.seller_central for mid, m in MARKETPLACES.items()}
+    assert hosts["A2Q3Y263D00KWC"] == "https://sellercentral.amazon.com.br"
+    assert hosts["A21TJRUUN4KGV"] == "https://sellercentral.amazon.in"
+    assert hosts["A39IBJ37TRP1C6"] == "https://sellercentral.amazon.com.au"

@@ -11,7 +11,6 @@ import contracts.marketplaces
 import marketplaces
 import pytest
 import spapi
-from connector_auth import deps
 from marketplaces import MARKETPLACES, Region, marketplace, marketplace_for_country, marketplaces_in
 from spapi_sandbox import admin as sandbox_admin
 from spapi_sandbox import state as sandbox_state
@@ -27,7 +26,6 @@ def test_contracts_spapi_and_connector_auth_read_the_lib_instead_of_keeping_a_ta
     assert spapi.Region is Region
     assert spapi.marketplace is marketplace
     assert typing.get_args(contracts.marketplaces.Region)[0] is Region
-    assert deps.SELLER_CENTRAL == {r.value: r.seller_central for r in Region}
 
 
 def test_the_sandbox_table_agrees_with_ours_on_every_marketplace_it_knows():
@@ -73,11 +71,49 @@ def test_each_region_has_its_own_hosts():
     assert Region("EU").endpoint == "https://sellingpartnerapi-eu.amazon.com"
     assert Region.FE.sandbox_endpoint == "https://sandbox.sellingpartnerapi-fe.amazon.com"
     assert {r.aws_region for r in Region} == {"us-east-1", "eu-west-1", "us-west-2"}
-    assert Region.NA.seller_central == "https://sellercentral.amazon.com"
-    assert Region.EU.seller_central == "https://sellercentral-europe.amazon.com"
-    assert Region.FE.seller_central == "https://sellercentral.amazon.co.jp"
-    assert len({r.endpoint for r in Region}) == len({r.seller_central for r in Region}) == 3
+    assert len({r.endpoint for r in Region}) == len({r.sandbox_endpoint for r in Region}) == 3
     assert spapi.endpoint_for(Region.NA, "http://127.0.0.1:9/") == "http://127.0.0.1:9"
+
+
+# Amazon's "Seller Central URLs" (spapi-brief §1): one consent host per marketplace, except the unified
+# European account's five marketplaces, which share one.
+SELLER_CENTRAL_BY_COUNTRY = {
+    "US": "sellercentral.amazon.com",
+    "CA": "sellercentral.amazon.ca",
+    "MX": "sellercentral.amazon.com.mx",
+    "BR": "sellercentral.amazon.com.br",
+    "GB": "sellercentral-europe.amazon.com",
+    "DE": "sellercentral-europe.amazon.com",
+    "FR": "sellercentral-europe.amazon.com",
+    "IT": "sellercentral-europe.amazon.com",
+    "ES": "sellercentral-europe.amazon.com",
+    "IE": "sellercentral.amazon.ie",
+    "NL": "sellercentral.amazon.nl",
+    "BE": "sellercentral.amazon.com.be",
+    "SE": "sellercentral.amazon.se",
+    "PL": "sellercentral.amazon.pl",
+    "TR": "sellercentral.amazon.com.tr",
+    "AE": "sellercentral.amazon.ae",
+    "SA": "sellercentral.amazon.sa",
+    "EG": "sellercentral.amazon.eg",
+    "IN": "sellercentral.amazon.in",
+    "ZA": "sellercentral.amazon.co.za",
+    "JP": "sellercentral.amazon.co.jp",
+    "AU": "sellercentral.amazon.com.au",
+    "SG": "sellercentral.amazon.sg",
+}
+
+
+@pytest.mark.parametrize("marketplace_id", sorted(MARKETPLACES))
+def test_every_marketplace_has_its_own_sellers_seller_central(marketplace_id: str) -> None:
+    m = marketplace(marketplace_id)
+    assert m.seller_central == f"https://{SELLER_CENTRAL_BY_COUNTRY[m.country]}"
+
+
+def test_the_seller_central_table_covers_the_registry_exactly() -> None:
+    assert set(SELLER_CENTRAL_BY_COUNTRY) == {m.country for m in MARKETPLACES.values()}
+    # Brazil, India, Australia, Singapore, Turkey and the Gulf could not authorize on a per-region host.
+    assert len({m.seller_central for m in MARKETPLACES.values()}) == 19
 
 
 def test_the_lib_imports_only_the_standard_library():

@@ -27,17 +27,5 @@ class Region(StrEnum):
         """The AWS region SigV4 signed for, before Amazon dropped the signature requirement."""
         return _AWS_REGIONS[self]
 
-    @property
-    def seller_central(self) -> str:
-        """Where a seller of this region signs in, and so where the consent page lives."""
-        return _SELLER_CENTRAL[self]
-
 
 _AWS_REGIONS = {Region.NA: "us-east-1", Region.EU: "eu-west-1", Region.FE: "us-west-2"}
-
-# One host per region is enough for the consent page: Amazon sends a seller on to their own marketplace's.
-_SELLER_CENTRAL = {
-    Region.NA: "https://sellercentral.amazon.com",
-    Region.EU: "https://sellercentral-europe.amazon.com",
-    Region.FE: "https://sellercentral.amazon.co.jp",
-}

@@ -255,7 +255,8 @@ def _consent(deps: Deps, c: Connection, state: oauth_state.State) -> Consent:
     query = {"application_id": deps.application_id, "state": state.value, "redirect_uri": deps.redirect_uri}
     if deps.draft_app:
         query["version"] = "beta"
-    return Consent(f"{deps.seller_central(c.region)}/apps/authorize/consent?{urlencode(query)}", state.expires_at)
+    host = deps.seller_central(c.marketplace_ids)
+    return Consent(f"{host}/apps/authorize/consent?{urlencode(query)}", state.expires_at)
 
 
 async def start_authorization(deps: Deps, actor: Actor, connection_id: str) -> Consent:

@@ -15,9 +15,6 @@ from connector_auth.access_tokens import AccessTokens
 from connector_auth.crypto import TokenCipher
 from connector_auth.oauth_state import Signer
 
-# Seller Central hosts per region, from the marketplaces lib; SELLER_CENTRAL_URL overrides them (e.g. the sandbox).
-SELLER_CENTRAL = {region.value: region.seller_central for region in marketplaces.Region}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deps:
@@ -42,8 +39,12 @@ class Deps:
     def redirect_uri(self) -> str:
         return f"{self.public_base_url}/oauth/callback"
 
-    def seller_central(self, region: str) -> str:
-        return self.seller_central_url or SELLER_CENTRAL[region]
+    def seller_central(self, marketplace_ids: list[str]) -> str:
+        """The consent page's host: the Seller Central of the connection's first (home) marketplace.
+
+        SELLER_CENTRAL_URL overrides it (the sandbox serves every marketplace's consent page).
+        """
+        return self.seller_central_url or marketplaces.marketplace(marketplace_ids[0]).seller_central
 
     def spapi_endpoint(self, region: str) -> str:
         return self.spapi_endpoint_url or spapi.Region(region).endpoint
