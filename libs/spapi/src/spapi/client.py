@@ -18,6 +18,7 @@ from .auth import RefreshableTokenSource, TokenSource
 from .errors import AmazonError, OutcomeUnknown, RequestTimeout, SpApiError, error_for_status
 from .feeds import FeedsApi
 from .listings import ListingsApi
+from .notifications import NotificationsApi
 from .operations import Operation
 from .orders import OrdersApi, OrdersV0Api
 from .rate_limit import Priority, RateLimiter
@@ -76,6 +77,7 @@ class SpApiClient:
         self.listings = ListingsApi(self)
         self.sellers = SellersApi(self)
         self.reports = ReportsApi(self)
+        self.notifications = NotificationsApi(self)
 
     async def __aenter__(self) -> SpApiClient:
         return self

@@ -51,6 +51,22 @@ GET_REPORT_DOCUMENT = Operation(
     "reports", "getReportDocument", "GET", "/reports/2021-06-30/documents/{reportDocumentId}", True, Priority.LOW
 )
 
+_DESTINATIONS = "/notifications/v1/destinations"
+_SUBSCRIPTION = "/notifications/v1/subscriptions/{notificationType}"
+# A second createDestination for the same ARN, or createSubscription for a subscribed seller, is refused
+# with 409 rather than applied twice, so both may be repeated after a timeout.
+CREATE_DESTINATION = Operation("notifications", "createDestination", "POST", _DESTINATIONS, True)
+GET_DESTINATIONS = Operation("notifications", "getDestinations", "GET", _DESTINATIONS, True)
+DELETE_DESTINATION = Operation("notifications", "deleteDestination", "DELETE", _DESTINATIONS + "/{destinationId}", True)
+CREATE_SUBSCRIPTION = Operation("notifications", "createSubscription", "POST", _SUBSCRIPTION, True)
+GET_SUBSCRIPTION = Operation("notifications", "getSubscription", "GET", _SUBSCRIPTION, True)
+GET_SUBSCRIPTION_BY_ID = Operation(
+    "notifications", "getSubscriptionById", "GET", _SUBSCRIPTION + "/{subscriptionId}", True
+)
+DELETE_SUBSCRIPTION_BY_ID = Operation(
+    "notifications", "deleteSubscriptionById", "DELETE", _SUBSCRIPTION + "/{subscriptionId}", True
+)
+
 ALL_OPERATIONS = (
     SEARCH_ORDERS,
     GET_ORDER,
@@ -65,4 +81,11 @@ ALL_OPERATIONS = (
     CREATE_REPORT,
     GET_REPORT,
     GET_REPORT_DOCUMENT,
+    CREATE_DESTINATION,
+    GET_DESTINATIONS,
+    DELETE_DESTINATION,
+    CREATE_SUBSCRIPTION,
+    GET_SUBSCRIPTION,
+    GET_SUBSCRIPTION_BY_ID,
+    DELETE_SUBSCRIPTION_BY_ID,
 )

@@ -56,6 +56,14 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "reports.createReport": RateLimit(0.0167, 15),
     "reports.getReport": RateLimit(2.0, 15),
     "reports.getReportDocument": RateLimit(0.0167, 15),
+    # Every Notifications operation: 1 per second, burst 5 (notifications.json).
+    "notifications.createDestination": RateLimit(1.0, 5),
+    "notifications.getDestinations": RateLimit(1.0, 5),
+    "notifications.deleteDestination": RateLimit(1.0, 5),
+    "notifications.createSubscription": RateLimit(1.0, 5),
+    "notifications.getSubscription": RateLimit(1.0, 5),
+    "notifications.getSubscriptionById": RateLimit(1.0, 5),
+    "notifications.deleteSubscriptionById": RateLimit(1.0, 5),
 }
 
 Clock = Callable[[], float]
