@@ -52,6 +52,47 @@ MARKETPLACES: dict[str, Marketplace] = {
     ]
 }
 
+# Amazon also lists non-retail marketplaces (non-Amazon sales channels such as multi-channel fulfilment, and the
+# US invoicing shadow marketplace) in getMarketplaceParticipations, with isParticipating true. They are keyed by
+# the retail marketplace whose country they belong to; nothing can be sold there through the Orders or Listings APIs.
+NON_RETAIL_MARKETPLACES: dict[str, list[Marketplace]] = {
+    "ATVPDKIKX0DER": [
+        Marketplace("A2ZV50J4W1RKNI", "US", "Non-Amazon", "USD", "en_US", "sim1.stores.amazon.com", "NA"),
+        Marketplace(
+            "AHRY1CZE9ZY4H",
+            "US",
+            "Amazon.com Invoicing Shadow Marketplace",
+            "USD",
+            "en_US",
+            "invoicingshadowmarketplace.amazon.com",
+            "NA",
+        ),
+    ],
+    "A2EUQ1WTGCTBG2": [
+        Marketplace("A1MQXOICRS2Z7M", "CA", "SI CA Prod Marketplace", "CAD", "en_CA", "siprodca.stores.amazon.ca", "NA")
+    ],
+    "A1AM78C64UM0Y8": [
+        Marketplace(
+            "A3H6HPSLHAK3XG", "MX", "SI Prod MX Marketplace", "MXN", "es_MX", "siprodmx.stores.amazon.com.mx", "NA"
+        )
+    ],
+    "A1F83G8C2ARO7P": [
+        Marketplace("AZMDEXL2RVFNN", "GB", "SI UK Prod Marketplace", "GBP", "en_GB", "siprod.stores.amazon.co.uk", "EU")
+    ],
+    "A1PA6795UKMFR9": [
+        Marketplace("A38D8NSA03LJTC", "DE", "SI Prod DE Marketplace", "EUR", "de_DE", "siprodde.stores.amazon.de", "EU")
+    ],
+    "A13V1IB3VIYZZH": [
+        Marketplace("A1ZFFQZ3HTUKT9", "FR", "SI Prod FR Marketplace", "EUR", "fr_FR", "siprodfr.stores.amazon.fr", "EU")
+    ],
+    "APJ6JRA9NG5V4": [
+        Marketplace("A62U237T8HV6N", "IT", "SI Prod IT Marketplace", "EUR", "it_IT", "siprodit.stores.amazon.it", "EU")
+    ],
+    "A1RKKUPIHCS9HS": [
+        Marketplace("AFQLKURYRPEL8", "ES", "SI Prod ES Marketplace", "EUR", "es_ES", "siprodes.stores.amazon.es", "EU")
+    ],
+}
+
 OrderStatus = Literal["PendingAvailability", "Pending", "Unshipped", "PartiallyShipped", "Shipped", "Canceled"]
 
 
