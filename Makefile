@@ -8,7 +8,7 @@ export KAFKA_PORT
 KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_BOOTSTRAP
 
-.PHONY: help install kafka postgres infra up demo down status test test-unit test-integration test-e2e lint fmt schemas bench
+.PHONY: help install kafka postgres sqs infra up demo down status test test-unit test-integration test-e2e lint fmt schemas bench
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,16 +26,20 @@ kafka: install ## start the local Kafka broker (jars from Maven Central) and cre
 postgres: ## start the local PostgreSQL 15 cluster and create the project's role and database
 	infra/postgres/postgres.sh start
 
-infra: kafka postgres
+sqs: ## start the local ElasticMQ (SQS, jars from Maven Central) with the notifications queue and its dead letters
+	infra/elasticmq/elasticmq.sh start
 
-up: infra ## start Kafka, PostgreSQL, the SP-API sandbox and every service in the background
+infra: kafka postgres sqs
+
+up: infra sqs ## start Kafka, PostgreSQL, the SP-API sandbox and every service in the background
 	$(UV) run --frozen python infra/stack.py up
 
-demo: up ## connect a seller through Amazon's consent page (the sandbox) and drive orders through the system
+demo: up sqs ## connect a seller through Amazon's consent page (the sandbox) and drive orders through the system
 	$(UV) run --frozen python infra/demo.py
 
-down: ## stop what `make up` started (services, sandbox, Kafka, PostgreSQL)
+down: ## stop what `make up` started (services, sandbox, Kafka, PostgreSQL, ElasticMQ)
 	-$(UV) run --frozen python infra/stack.py down
+	infra/elasticmq/elasticmq.sh stop
 	infra/kafka/kafka.sh stop
 	infra/postgres/postgres.sh stop
 
@@ -43,14 +47,15 @@ status: ## show what is running and where
 	-$(UV) run --frozen python infra/stack.py status
 	-infra/kafka/kafka.sh status
 	-infra/postgres/postgres.sh status
+	-infra/elasticmq/elasticmq.sh status
 
-test: infra ## install everything, start Kafka and PostgreSQL if needed, run unit, integration and e2e tests
+test: infra sqs ## install everything, start Kafka, PostgreSQL and ElasticMQ if needed, run unit, integration and e2e tests
 	$(UV) run --frozen pytest tests/unit tests/integration tests/e2e
 
 test-unit: install ## unit tests only (no infrastructure)
 	$(UV) run --frozen pytest tests/unit
 
-test-integration: infra ## integration tests against real Kafka and PostgreSQL
+test-integration: infra ## integration tests against real Kafka, PostgreSQL and ElasticMQ
 	$(UV) run --frozen pytest tests/integration
 
 test-e2e: infra ## end-to-end tests: services as processes

@@ -24,6 +24,7 @@ PIDS = RUN / "pids"
 # Beside the local database: its refresh tokens are encrypted with a key from this file, so they live and go together.
 LOCAL_ENV = ROOT / ".cache" / "local.env"
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "18100"))
+SQS_URL = f"http://127.0.0.1:{os.environ.get('SQS_PORT', '19324')}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ def environment(process: Process) -> dict[str, str]:
         "SELLER_CENTRAL_URL": sandbox,
         "CONNECTOR_AUTH_URL": "http://127.0.0.1:18101",
         "PUBLIC_BASE_URL": "http://127.0.0.1:18101",
+        # ElasticMQ (infra/elasticmq, `make sqs`): the queue the sandbox delivers ORDER_CHANGE to, as Amazon would.
+        "SQS_ENDPOINT_URL": SQS_URL,
+        "NOTIFICATIONS_QUEUE_URL": f"{SQS_URL}/000000000000/orders-ingest-notifications",
+        # ElasticMQ accepts any credentials; a developer's own AWS ones are left alone.
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
     }
 
 
