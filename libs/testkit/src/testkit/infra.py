@@ -1,4 +1,4 @@
-"""Where the tests' Kafka and PostgreSQL come from: the environment, else Docker, else the repo's local stack."""
+"""Where the tests' Kafka, PostgreSQL and SQS come from: the environment, else Docker, else the repo's local stack."""
 
 from __future__ import annotations
 
@@ -65,5 +65,16 @@ def postgres_url(root: Path) -> Iterator[str]:
             yield container.get_connection_url(driver=None)
         return
     script = root / "infra" / "postgres" / "postgres.sh"
+    _run(script, "start")
+    yield _run(script, "url")
+
+
+@contextmanager
+def sqs_endpoint_url(root: Path) -> Iterator[str]:
+    """SQS_ENDPOINT_URL when set; else the repo's local ElasticMQ, started on demand and left running."""
+    if value := os.environ.get("SQS_ENDPOINT_URL"):
+        yield value
+        return
+    script = root / "infra" / "elasticmq" / "elasticmq.sh"
     _run(script, "start")
     yield _run(script, "url")

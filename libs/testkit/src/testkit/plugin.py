@@ -1,4 +1,4 @@
-"""pytest plugin: real Kafka and PostgreSQL for every test, isolated by database and topic names.
+"""pytest plugin: real Kafka, PostgreSQL and SQS (ElasticMQ) for every test, isolated by database and topic names.
 
 Infrastructure comes from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else testcontainers when a
 Docker engine answers, else the repository's local stack (infra/*.sh). Missing infrastructure fails the run.
@@ -14,6 +14,7 @@ import pytest_asyncio
 from servicekit import MigrationSource
 
 from testkit import infra, postgres
+from testkit.sqs import SqsQueue, sqs_queue
 
 # The SP-API sandbox fixtures live beside these, in their own module.
 pytest_plugins = ["testkit.sandbox"]
@@ -34,6 +35,19 @@ def kafka_bootstrap(repo_root: Path) -> Iterator[str]:
 def postgres_server_url(repo_root: Path) -> Iterator[str]:
     with infra.postgres_url(repo_root) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint_url(repo_root: Path) -> Iterator[str]:
+    with infra.sqs_endpoint_url(repo_root) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def sqs(sqs_endpoint_url: str) -> AsyncIterator[SqsQueue]:
+    """A Standard queue of this test's own (visibility timeout 30 s), deleted afterwards."""
+    async with sqs_queue(sqs_endpoint_url) as queue:
+        yield queue
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A Kafka broker or PostgreSQL cluster of one test's own, which it may stop and start; removed afterwards.
+"""A Kafka broker, PostgreSQL cluster or ElasticMQ of one test's own, which it may stop and start; removed afterwards.
 
 Tests of outages need their own: the shared broker and cluster serve every other test at the same time.
 """
@@ -112,3 +112,40 @@ def private_kafka(repo_root: Path) -> Iterator[PrivateKafka]:
             yield broker
         finally:
             broker.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateSqs:
+    script: Path
+    cachedir: Path
+    port: int
+
+    def run(self, command: str) -> str:
+        """`infra/elasticmq/elasticmq.sh <command>` against this server (no default queues): start, stop or status."""
+        return _run(
+            self.script,
+            command,
+            {"SQS_CACHE_DIR": str(self.cachedir), "SQS_PORT": str(self.port), "SQS_QUEUES": "none"},
+        )
+
+    def start(self) -> None:
+        self.run("start")
+
+    def stop(self) -> None:
+        self.run("stop")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def private_sqs(repo_root: Path) -> Iterator[PrivateSqs]:
+    """A started ElasticMQ (jars shared with the local one); its queues live in memory and go when it stops."""
+    with _workdir() as workdir:
+        server = PrivateSqs(repo_root / "infra" / "elasticmq" / "elasticmq.sh", workdir / "elasticmq", free_port())
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
