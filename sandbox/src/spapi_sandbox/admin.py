@@ -6,6 +6,7 @@ which records only what arrived through the SP-API.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -51,6 +52,11 @@ class ItemIn(BaseModel):
     quantity: int = Field(default=1, ge=1)
     price: str | None = Field(default=None, pattern=r"^\d+(\.\d{1,2})?$")
     order_item_id: str | None = Field(default=None, pattern=r"^\d{1,20}$")
+    # Line totals; None = the marketplace's usual shipping (free with Prime) and tax rate.
+    shipping: str | None = Field(default=None, pattern=r"^\d+(\.\d{1,2})?$")
+    tax_rate: str | None = Field(default=None, pattern=r"^0(\.\d{1,4})?$")
+    discount: str = Field(default="0.00", pattern=r"^\d+(\.\d{1,2})?$")
+    shipping_discount: str = Field(default="0.00", pattern=r"^\d+(\.\d{1,2})?$")
 
 
 class OrderIn(BaseModel):
@@ -252,7 +258,16 @@ def router(world: World) -> APIRouter:
                     fulfillment_channel=body.fulfillment_channel,
                     ship_service_level=body.ship_service_level,
                     items=[
-                        orders.NewItem(sku=i.sku, quantity=i.quantity, price=i.price, order_item_id=i.order_item_id)
+                        orders.NewItem(
+                            sku=i.sku,
+                            quantity=i.quantity,
+                            price=i.price,
+                            order_item_id=i.order_item_id,
+                            shipping=i.shipping,
+                            tax_rate=i.tax_rate,
+                            discount=i.discount,
+                            shipping_discount=i.shipping_discount,
+                        )
                         for i in body.items
                     ],
                     buyer=body.buyer,
@@ -349,6 +364,11 @@ def router(world: World) -> APIRouter:
         world.notifier.url = body.url
         return {"url": body.url}
 
+    @api.post("/notifications/sqs-endpoint")
+    async def set_sqs_endpoint(body: DestinationIn) -> dict[str, Any]:
+        world.notifier.sqs_endpoint = body.url
+        return {"url": body.url}
+
     @api.get("/notifications")
     async def notifications(order_id: str | None = None) -> dict[str, Any]:
         sent = [
@@ -360,6 +380,11 @@ def router(world: World) -> APIRouter:
             "url": world.notifier.url,
             "delivered": world.notifier.delivered,
             "failed": world.notifier.failed,
+            "sqs_endpoint": world.notifier.sqs_endpoint,
+            "sqs_delivered": world.notifier.sqs_delivered,
+            "sqs_failed": world.notifier.sqs_failed,
+            "destinations": [dataclasses.asdict(d) for d in world.notifier.destinations.values()],
+            "subscriptions": [dataclasses.asdict(s) for s in world.notifier.subscriptions.values()],
             "sent": sent,
         }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from spapi_sandbox.errors import ApiError
@@ -116,6 +116,11 @@ class NewItem:
     quantity: int
     price: str | None = None
     order_item_id: str | None = None
+    # None: the marketplace's usual charges (shipping unless Prime, sales tax or VAT); no discount.
+    shipping: str | None = None
+    tax_rate: str | None = None
+    discount: str = "0.00"
+    shipping_discount: str = "0.00"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +136,13 @@ class NewOrder:
     buyer: dict[str, str] | None = None
     address: dict[str, str] | None = None
     order_id: str | None = None
+
+
+# A plausible tax on item and shipping per country (US sales tax, else standard VAT/GST); a test may set its own.
+TAX_RATES = {"US": "0.0825", "CA": "0.13", "MX": "0.16", "BR": "0.17", "GB": "0.20", "DE": "0.19", "FR": "0.20"}
+DEFAULT_TAX_RATE = "0.20"
+DEFAULT_SHIPPING = "4.99"
+CENT = Decimal("0.01")
 
 
 class OrderRejected(ValueError):
@@ -157,6 +169,7 @@ def create_order(world: World, spec: NewOrder) -> Order:
     if spec.order_id is not None and spec.order_id in state.orders:
         raise OrderRejected("order id already exists")
     currency = MARKETPLACES[marketplace_id].currency if marketplace_id in MARKETPLACES else "USD"
+    country = MARKETPLACES[marketplace_id].country_code if marketplace_id in MARKETPLACES else "US"
     items, channel = [], spec.fulfillment_channel
     for new in spec.items:
         listing = state.listing(spec.seller_id, new.sku)
@@ -168,8 +181,12 @@ def create_order(world: World, spec: NewOrder) -> Order:
                 asin=listing.asin if listing else state.ids.asin(),
                 title=(listing.item_name if listing and listing.item_name else f"Sandbox product {new.sku}"),
                 quantity=new.quantity,
-                unit_price=str(Decimal(new.price or "19.99").quantize(Decimal("0.01"))),
+                unit_price=str(Decimal(new.price or "19.99").quantize(CENT)),
                 currency=currency,
+                shipping_price=_amount(new.shipping or ("0.00" if spec.is_prime else DEFAULT_SHIPPING)),
+                tax_rate=new.tax_rate if new.tax_rate is not None else TAX_RATES.get(country, DEFAULT_TAX_RATE),
+                discount=_amount(new.discount),
+                shipping_discount=_amount(new.shipping_discount),
             )
         )
     if channel not in ("MFN", "AFN"):
@@ -209,6 +226,16 @@ def create_order(world: World, spec: NewOrder) -> Order:
     _reserve(world, order, +1)
     _announce(world, order, "OrderStatusChange", "Order placed")
     return order
+
+
+def _amount(text: str) -> str:
+    try:
+        amount = Decimal(text).quantize(CENT)
+    except ArithmeticError:
+        raise OrderRejected("amounts are decimal numbers") from None
+    if amount < 0:
+        raise OrderRejected("amounts are not negative")
+    return str(amount)
 
 
 def transition(world: World, order: Order, status: str) -> Order:
@@ -367,7 +394,38 @@ async def confirm_shipment_handler(world: World, call: Call) -> Reply:
 
 
 def _money(amount: Decimal, currency: str) -> dict[str, str]:
-    return {"amount": str(amount.quantize(Decimal("0.01"))), "currencyCode": currency}
+    return {"amount": str(amount.quantize(CENT)), "currencyCode": currency}
+
+
+def item_proceeds(item: OrderItem) -> list[tuple[str, Decimal, dict[str, Decimal]]]:
+    """The line's proceeds by category (ITEM, SHIPPING, TAX, DISCOUNT), each with its detailed subtypes.
+
+    Tax is charged on item and shipping; discounts are negative proceeds, split by what they take off.
+    """
+    rate = Decimal(item.tax_rate)
+    price = Decimal(item.unit_price) * item.quantity
+    shipping = Decimal(item.shipping_price)
+    off_item, off_shipping = Decimal(item.discount), Decimal(item.shipping_discount)
+    tax = {
+        "ITEM": ((price - off_item) * rate).quantize(CENT, ROUND_HALF_UP),
+        "SHIPPING": ((shipping - off_shipping) * rate).quantize(CENT, ROUND_HALF_UP),
+    }
+    out = [("ITEM", price, {}), ("SHIPPING", shipping, {}), ("TAX", sum(tax.values(), Decimal(0)), tax)]
+    if off_item or off_shipping:
+        out.append(("DISCOUNT", -(off_item + off_shipping), {"ITEM": -off_item, "SHIPPING": -off_shipping}))
+    return out
+
+
+def _breakdowns(item: OrderItem, currency: str) -> list[dict[str, Any]]:
+    rendered = []
+    for kind, subtotal, detailed in item_proceeds(item):
+        entry: dict[str, Any] = {"type": kind, "subtotal": _money(subtotal, currency)}
+        if detailed:
+            entry["detailedBreakdowns"] = [
+                {"subtype": sub, "value": _money(value, currency)} for sub, value in detailed.items()
+            ]
+        rendered.append(entry)
+    return rendered
 
 
 def render(order: Order, included: set[str]) -> dict[str, Any]:
@@ -387,7 +445,8 @@ def render(order: Order, included: set[str]) -> dict[str, Any]:
             },
         }
         if "PROCEEDS" in included:
-            rendered["proceeds"] = {"proceedsTotal": _money(Decimal(item.unit_price) * item.quantity, currency)}
+            total = sum((subtotal for _, subtotal, _ in item_proceeds(item)), Decimal(0))
+            rendered["proceeds"] = {"proceedsTotal": _money(total, currency), "breakdowns": _breakdowns(item, currency)}
         if "FULFILLMENT" in included:
             rendered["fulfillment"] = {
                 "quantityFulfilled": item.quantity_shipped,
@@ -430,8 +489,14 @@ def render(order: Order, included: set[str]) -> dict[str, Any]:
             address = {k: v for k, v in address.items() if k in ("city", "stateOrRegion", "postalCode", "countryCode")}
         out["recipient"] = {"deliveryAddress": address}
     if "PROCEEDS" in included:
-        total = sum((Decimal(i.unit_price) * i.quantity for i in order.items), Decimal(0))
-        out["proceeds"] = {"grandTotal": _money(total, currency)}
+        by_kind: dict[str, Decimal] = {}
+        for item in order.items:
+            for kind, subtotal, _ in item_proceeds(item):
+                by_kind[kind] = by_kind.get(kind, Decimal(0)) + subtotal
+        out["proceeds"] = {
+            "grandTotal": _money(sum(by_kind.values(), Decimal(0)), currency),
+            "breakdowns": [{"type": k, "subtotal": _money(v, currency)} for k, v in by_kind.items()],
+        }
     if "PACKAGES" in included and order.packages:
         out["packages"] = [
             {

@@ -160,6 +160,11 @@ class OrderItem:
     quantity: int
     unit_price: str
     currency: str
+    # Line totals charged to the buyer besides the item price; discounts are positive amounts taken off.
+    shipping_price: str = "0.00"
+    tax_rate: str = "0"
+    discount: str = "0.00"
+    shipping_discount: str = "0.00"
     quantity_shipped: int = 0
     buyer_cancel_requested: bool = False
     cancel_reason: str | None = None

@@ -36,7 +36,11 @@ async def test_orders_appear_once_with_their_lines_money_and_the_connections_map
 ) -> None:
     buyer = {"buyerName": "Jordan Rivera", "buyerEmail": "jr7x@marketplace.sandbox.invalid"}
     prime = sandbox.create_order(
-        [{"sku": "TENT-2P", "quantity": 2, "price": "10.00"}, {"sku": "STAKE-8", "quantity": 1, "price": "5.50"}],
+        [
+            {"sku": "TENT-2P", "quantity": 2, "price": "10.00", "shipping": "3.00", "tax_rate": "0.1",
+             "discount": "1.50"},
+            {"sku": "STAKE-8", "quantity": 1, "price": "5.50"},
+        ],
         is_prime=True, ship_service_level="Expedited", buyer=buyer,
     )  # fmt: skip
     business = sandbox.create_order(
@@ -68,7 +72,17 @@ async def test_orders_appear_once_with_their_lines_money_and_the_connections_map
             ("STAKE-8", 1, Decimal("5.50")),
         ]
         assert all(line.product_code == line.asin for line in p.lines)
-        assert all(line.item_tax.amount == 0 and line.item_tax.currency == "USD" for line in p.lines)
+        # PROCEEDS breakdowns: TAX split by its ITEM/SHIPPING subtypes, DISCOUNT (negative at Amazon) as positive.
+        tent, stake = p.lines
+        assert (tent.shipping_price.amount, tent.item_tax.amount, tent.shipping_tax.amount) == (
+            Decimal("3.00"), Decimal("1.85"), Decimal("0.30"),
+        )  # fmt: skip
+        assert tent.promotion_discount.amount == Decimal("1.50")
+        # The sandbox's US defaults: 8.25 % sales tax, no shipping charge on a Prime order, no discount.
+        assert (stake.item_tax.amount, stake.shipping_price.amount, stake.promotion_discount.amount) == (
+            Decimal("0.45"), 0, 0,
+        )  # fmt: skip
+        assert all(m.currency == "USD" for line in p.lines for m in (line.item_tax, line.shipping_tax))
         assert p.buyer_name == "Jordan Rivera" and p.ship_to is not None and p.ship_to.country_code == "US"
         b = by_id[business["AmazonOrderId"]].data
         assert b.is_business_order and b.internal_ship_method == "GROUND"

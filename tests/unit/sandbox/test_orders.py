@@ -257,3 +257,57 @@ def test_copy_is_independent(order: Order) -> None:
     clone = copy.deepcopy(order)
     clone.items[0].quantity_shipped = 3
     assert order.items[0].quantity_shipped == 0
+
+
+async def test_proceeds_break_down_item_shipping_tax_and_discount(api: httpx.AsyncClient) -> None:
+    item = {"sku": "SKU-P", "quantity": 2, "price": "10.00", "shipping": "5.00", "tax_rate": "0.1"}
+    created = await api.post(
+        "/_sandbox/orders", json={"items": [{**item, "discount": "2.00", "shipping_discount": "1.00"}, {**item}]}
+    )
+    order_id = created.json()["AmazonOrderId"]
+    order = (await api.get(f"/orders/2026-01-01/orders/{order_id}", params={"includedData": "PROCEEDS"})).json()[
+        "order"
+    ]
+    proceeds = order["orderItems"][0]["proceeds"]
+    by_type = {b["type"]: b for b in proceeds["breakdowns"]}
+    assert {t: b["subtotal"]["amount"] for t, b in by_type.items()} == {
+        "ITEM": "20.00",
+        "SHIPPING": "5.00",
+        "TAX": "2.20",  # 10 % of (20 - 2) and of (5 - 1)
+        "DISCOUNT": "-3.00",
+    }
+    assert {d["subtype"]: d["value"]["amount"] for d in by_type["TAX"]["detailedBreakdowns"]} == {
+        "ITEM": "1.80",
+        "SHIPPING": "0.40",
+    }
+    assert {d["subtype"]: d["value"]["amount"] for d in by_type["DISCOUNT"]["detailedBreakdowns"]} == {
+        "ITEM": "-2.00",
+        "SHIPPING": "-1.00",
+    }
+    assert proceeds["proceedsTotal"] == {"amount": "24.20", "currencyCode": "USD"}
+    # Without a discount there is no DISCOUNT entry; the order's proceeds add the lines up by category.
+    assert [b["type"] for b in order["orderItems"][1]["proceeds"]["breakdowns"]] == ["ITEM", "SHIPPING", "TAX"]
+    assert order["proceeds"]["grandTotal"]["amount"] == "51.70"  # 24.20 + 20 + 5 + 2.50
+    assert {b["type"]: b["subtotal"]["amount"] for b in order["proceeds"]["breakdowns"]} == {
+        "ITEM": "40.00",
+        "SHIPPING": "10.00",
+        "TAX": "4.70",
+        "DISCOUNT": "-3.00",
+    }
+
+
+async def test_default_charges_are_the_marketplaces_and_prime_ships_free(api: httpx.AsyncClient) -> None:
+    plain = (await api.post("/_sandbox/orders", json={"items": [{"sku": "SKU-D", "price": "100.00"}]})).json()
+    prime = (
+        await api.post("/_sandbox/orders", json={"is_prime": True, "items": [{"sku": "SKU-D", "price": "100.00"}]})
+    ).json()
+    amounts = []
+    for created in (plain, prime):
+        order = (
+            await api.get(f"/orders/2026-01-01/orders/{created['AmazonOrderId']}", params={"includedData": "PROCEEDS"})
+        ).json()["order"]
+        amounts.append({b["type"]: b["subtotal"]["amount"] for b in order["orderItems"][0]["proceeds"]["breakdowns"]})
+    assert amounts == [
+        {"ITEM": "100.00", "SHIPPING": "4.99", "TAX": "8.66"},  # US 8.25 % of 104.99
+        {"ITEM": "100.00", "SHIPPING": "0.00", "TAX": "8.25"},
+    ]
