@@ -27,7 +27,7 @@ from messaging import ensure_topics, namespaced
 from orders_ingest import bootstrap
 from orders_ingest.settings import Settings
 from orders_ingest.sync import Tuning
-from testkit import eventually, read_topic, unique_name
+from testkit import SqsQueue, eventually, read_topic, unique_name
 from testkit.sandbox import SPEEDUP, Sandbox
 
 ROLES = ("viewer", "operator", "admin")
@@ -148,7 +148,10 @@ async def running(
     sandbox: Sandbox,
     topics: Topicset,
     tuning: Tuning | None = None,
+    queue: SqsQueue | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
+    """`queue`: the SQS queue orders-ingest reads ORDER_CHANGE from; `overrides`: further Settings fields."""
     tokens = {role: secrets.token_urlsafe(24) for role in ROLES}
     port = free_port()
     settings = Settings(
@@ -161,6 +164,9 @@ async def running(
         buyer_ref_key="test-buyer-ref-key-0123456789",
         spapi_endpoint_url=sandbox.url,
         sandbox_speedup=SPEEDUP,
+        notifications_queue_url=queue.url if queue else None,
+        sqs_endpoint_url=queue.endpoint_url if queue else None,
+        **overrides,
     )  # type: ignore[call-arg]
     access_token = sandbox.access_token()
     harness = Harness(
@@ -189,3 +195,33 @@ async def running(
             await http
             failures = [r for r in results if isinstance(r, BaseException)]
             assert not failures, f"a worker crashed: {failures!r}"
+
+
+@contextlib.asynccontextmanager
+async def sandbox_to_queue(sandbox: Sandbox, queue: SqsQueue) -> AsyncIterator[list[dict[str, Any]]]:
+    """Puts each ORDER_CHANGE the sandbox sends on `queue`, as Amazon's SQS destination would; yields what it put.
+
+    A stand-in until the sandbox delivers to an SQS destination by subscription itself (the documents are its own).
+    """
+    put: list[dict[str, Any]] = []
+    stop = asyncio.Event()
+
+    async def forward() -> None:
+        seen: set[str] = set()
+        async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as client:
+            while not stop.is_set():
+                answer = await client.get("/_sandbox/notifications")
+                for document in answer.json()["sent"]:
+                    if (key := document["NotificationMetadata"]["NotificationId"]) not in seen:
+                        seen.add(key)
+                        await queue.send(json.dumps(document))
+                        put.append(document)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.05)
+
+    task = asyncio.create_task(forward())
+    try:
+        yield put
+    finally:
+        stop.set()
+        await task

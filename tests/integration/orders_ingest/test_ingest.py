@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
-from testkit import eventually
+from prometheus_client import REGISTRY
+from testkit import SqsQueue, eventually
 from testkit.sandbox import Sandbox
 
-from .harness import running
+from .harness import running, sandbox_to_queue
 
 LONG_SKU = "S" * 41  # Amazon sends it; our contract allows 40: one unexpected order among good ones
+
+
+OUTCOMES = ("queued", "duplicate", "too_large", "not_json", "invalid", "foreign_application", "bad_order_id",
+            "no_connection", "over_bound")  # fmt: skip
+
+
+def outcomes() -> dict[str, float]:
+    """orders_ingest_notifications_total by outcome (a process-wide counter: tests compare before and after)."""
+    value = REGISTRY.get_sample_value
+    return {o: value("orders_ingest_notifications_total", {"outcome": o}) or 0.0 for o in OUTCOMES}
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
 
 
 def ship_partially(sandbox: Sandbox, order: dict, item_index: int, quantity: int) -> None:
@@ -145,35 +162,37 @@ async def test_a_status_change_is_a_new_revision_and_a_buyer_cancellation_an_ord
         assert [r["status"] for r in rows] == ["Canceled"]
 
 
-async def test_an_order_change_notification_fetches_that_order_at_once_and_duplicates_change_nothing(
-    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+async def test_an_order_change_on_the_queue_fetches_that_order_at_once_and_duplicates_change_nothing(
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer, sqs: SqsQueue
 ) -> None:
-    # A poll interval of 4 h (144 s here): anything published during the test came through notifications.
-    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+    # A poll interval of 4 h (144 s here): anything published during the test came through the queue.
+    async with (
+        running(
+            database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, queue=sqs
+        ) as h,
+        sandbox_to_queue(sandbox, sqs) as put,
+    ):
         await h.connect(producer, "conn-notify", order_poll_interval_minutes=240)
         await h.wait_for_run(trigger="scheduled")
-        sandbox.notify_to(f"{h.url}/notifications")
         order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}])
 
         (event,) = await h.received(expect=1)
         assert event.data.amazon_order_id == order["AmazonOrderId"]
         run = await h.wait_for_run(trigger="notification")
         assert (run["status"], run["records_published"], run["order_ids"]) == ("succeeded", 1, [order["AmazonOrderId"]])
+        await eventually(sqs.empty, timeout=10)  # deleted once its effect was committed
 
-        (notification,) = sandbox.notifications(order["AmazonOrderId"])
-        async with httpx.AsyncClient(base_url=h.url) as client:
-            duplicate = await client.post("/notifications", json=notification)
-            assert duplicate.status_code == 202 and duplicate.json()["status"] == "duplicate"
-            renamed = {**notification, "NotificationMetadata": {**notification["NotificationMetadata"],
-                                                                  "NotificationId": "another-delivery"}}  # fmt: skip
-            assert (await client.post("/notifications", json=renamed)).json()["status"] == "queued"
-            broken = {k: v for k, v in notification.items() if k != "Payload"}
-            invalid = await client.post("/notifications", json=broken)
-            assert invalid.status_code == 400 and invalid.headers["content-type"] == "application/problem+json"
-            assert invalid.json()["errors"] == [{"field": "(document)", "message": "fails 'required'"}]
-            foreign = {**notification, "Payload": {"OrderChangeNotification": {
-                **notification["Payload"]["OrderChangeNotification"], "SellerId": "A9UNKNOWNSELLER"}}}  # fmt: skip
-            assert (await client.post("/notifications", json=foreign)).json()["status"] == "ignored"
+        (notification,) = put
+        before = outcomes()
+        await sqs.send(json.dumps(notification))  # SQS delivers at least once: a repeat changes nothing
+        renamed = {**notification, "NotificationMetadata": {**notification["NotificationMetadata"],
+                                                              "NotificationId": "another-delivery"}}  # fmt: skip
+        await sqs.send(json.dumps(renamed))
+
+        async def both_decided() -> bool:
+            return delta(before, outcomes()) == {"duplicate": 1, "queued": 1} and await sqs.empty()
+
+        await eventually(both_decided, timeout=20)
 
         async def second_notification_run() -> bool:
             return len([r for r in await h.runs() if r["trigger"] == "notification" and r["status"] != "running"]) == 2
@@ -185,13 +204,17 @@ async def test_an_order_change_notification_fetches_that_order_at_once_and_dupli
 
 
 async def test_a_notification_whose_fetch_fails_is_tried_again_later(
-    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer, sqs: SqsQueue
 ) -> None:
-    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+    async with (
+        running(
+            database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, queue=sqs
+        ) as h,
+        sandbox_to_queue(sandbox, sqs),
+    ):
         await h.connect(producer, "conn-notify-retry", order_poll_interval_minutes=240)
         await h.wait_for_run(trigger="scheduled")
         sandbox.fault(operation="getOrder", status=503, count=5)  # every attempt of the first fetch
-        sandbox.notify_to(f"{h.url}/notifications")
         order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}])
 
         (event,) = await h.received(expect=1)
@@ -201,3 +224,44 @@ async def test_a_notification_whose_fetch_fails_is_tried_again_later(
         assert "HTTP 503" in failed["error"] and succeeded["id"] > failed["id"]
         rows = await h.fetch("SELECT attempts, run_id FROM notifications")
         assert [(r["attempts"], r["run_id"]) for r in rows] == [(1, succeeded["id"])]
+
+
+async def test_orders_without_the_pii_amazon_withholds_are_still_published(
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+) -> None:
+    buyer = {"buyerName": "Robin Okafor", "buyerEmail": "ro55@marketplace.sandbox.invalid"}
+    fba = sandbox.create_order([{"sku": "FBA-1", "quantity": 1}], fulfillment_channel="AFN", buyer=buyer)
+    overdue = sandbox.create_order(
+        [{"sku": "TENT-2P", "quantity": 1}], buyer=buyer,
+        latest_delivery=(datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+    )  # fmt: skip
+    await sandbox.until_searchable(fba, overdue)
+    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+        await h.connect(producer, "conn-pii-rules", fba_handling=True)
+        by_id = {e.data.amazon_order_id: e.data for e in await h.received(expect=2)}
+    f, o = by_id[fba["AmazonOrderId"]], by_id[overdue["AmazonOrderId"]]
+    # FBA: no email (so no cross-order pseudonym) and no phone; the name and street still come.
+    assert (f.fulfillment_channel, f.buyer_email, f.buyer_name) == ("AFN", None, "Robin Okafor")
+    assert f.ship_to is not None and f.ship_to.address_line1 and f.ship_to.phone is None
+    # Merchant-fulfilled past its latest delivery date: the email stays, the phone goes.
+    assert o.buyer_email == buyer["buyerEmail"] and o.ship_to is not None and o.ship_to.phone is None
+    assert f.buyer_ref != o.buyer_ref
+
+
+async def test_without_the_pii_roles_orders_arrive_with_no_buyer_or_street(
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+) -> None:
+    sandbox.create_seller([sandbox.marketplace_id], selling_partner_id=sandbox.seller_id, pii_roles=[])
+    buyer = {"buyerName": "Robin Okafor", "buyerEmail": "ro55@marketplace.sandbox.invalid"}
+    orders = [sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}], buyer=buyer) for _ in range(2)]
+    await sandbox.until_searchable(*orders)
+    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+        await h.connect(producer, "conn-no-pii")
+        events = [e.data for e in await h.received(expect=2)]
+        run = await h.wait_for_run(trigger="scheduled")
+    assert sorted(e.amazon_order_id for e in events) == sorted(o["AmazonOrderId"] for o in orders)
+    assert all((e.buyer_name, e.buyer_email, e.buyer_phone, e.ship_to) == (None, None, None, None) for e in events)
+    # Nothing identifies the buyer, so each order gets its own pseudonym; the lines are whole.
+    assert events[0].buyer_ref != events[1].buyer_ref
+    assert all(e.lines[0].seller_sku == "TENT-2P" for e in events)
+    assert (run["records_published"], run["records_failed"]) == (2, 0)

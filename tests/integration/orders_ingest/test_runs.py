@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import contracts
 import httpx
-from testkit import eventually
+from testkit import SqsQueue, eventually
 from testkit.sandbox import Sandbox
 
-from .harness import running
+from .harness import running, sandbox_to_queue
 
 
 async def test_injected_429s_and_503s_fail_a_run_and_a_later_one_completes_without_duplicates(
@@ -115,15 +115,21 @@ async def test_admin_endpoints_require_their_roles(database_url, kafka_bootstrap
             assert (await api.post("/admin/connections/conn-roles/sync", json=naive)).status_code == 422
 
 
-async def test_the_service_stores_no_pii(database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer) -> None:
+async def test_the_service_stores_no_pii(
+    database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer, sqs: SqsQueue
+) -> None:
     buyer = {"buyerName": "Quentin Zebulon", "buyerEmail": "qz4711@marketplace.sandbox.invalid"}
     address = {"name": "Quentin Zebulon", "addressLine1": "77 Unmistakable Lane", "city": "Reno",
                "stateOrRegion": "NV", "postalCode": "89599", "countryCode": "US",
                "phone": "+1 775-555-0199"}  # fmt: skip
     order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}], buyer=buyer, address=address)
     await sandbox.until_searchable(order)
-    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
-        sandbox.notify_to(f"{h.url}/notifications")
+    async with (
+        running(
+            database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, queue=sqs
+        ) as h,
+        sandbox_to_queue(sandbox, sqs),
+    ):
         await h.connect(producer, "conn-pii")
         (event,) = await h.received(expect=1)
         assert event.data.ship_to.address_line1 == "77 Unmistakable Lane"  # the event carries it, by design

@@ -77,4 +77,7 @@ def sqs_endpoint_url(root: Path) -> Iterator[str]:
         return
     script = root / "infra" / "elasticmq" / "elasticmq.sh"
     _run(script, "start")
+    # Services under test find credentials through AWS's standard chain; ElasticMQ accepts any.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testkit")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testkit")
     yield _run(script, "url")

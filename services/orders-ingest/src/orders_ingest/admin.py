@@ -1,4 +1,4 @@
-"""Admin and notification HTTP routes: sync history (the synchistory lib's routes), bookkeeping, ORDER_CHANGE intake.
+"""Admin HTTP routes: sync history (the synchistory lib's routes) and bookkeeping. ORDER_CHANGE arrives by SQS.
 
 Roles: viewers read history and bookkeeping; operators start runs. Responses never contain PII (the service
 stores none).
@@ -11,12 +11,10 @@ from typing import Annotated, Any
 
 import asyncpg
 import synchistory
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from orders_ingest import repository
-from orders_ingest.notifications import InvalidNotification, NotificationIntake
 from orders_ingest.sync_history import HISTORY, Lane
 
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
@@ -49,7 +47,7 @@ async def admission(conn: asyncpg.Connection, connection_id: str) -> synchistory
     return None
 
 
-def create_routers(pool: asyncpg.Pool, intake: NotificationIntake, queued: Callable[[], None]) -> list[APIRouter]:
+def create_routers(pool: asyncpg.Pool, queued: Callable[[], None]) -> list[APIRouter]:
     # Resyncs, custom ranges and sync-now go to the poll lane; `replay` publishes published revisions again.
     history = synchistory.sync_routes(
         pool,
@@ -59,7 +57,6 @@ def create_routers(pool: asyncpg.Pool, intake: NotificationIntake, queued: Calla
         ),
     )
     admin = APIRouter(prefix="/admin", tags=["admin"])
-    public = APIRouter(tags=["notifications"])
 
     @admin.get("/connections")
     async def list_connections(_: Viewer) -> list[dict[str, Any]]:
@@ -89,24 +86,4 @@ def create_routers(pool: asyncpg.Pool, intake: NotificationIntake, queued: Calla
             raise Problem(404, "order not imported")
         return order
 
-    @public.post(
-        "/notifications",
-        status_code=202,
-        responses=problem_responses(400),
-    )
-    async def order_change(request: Request) -> JSONResponse:
-        """ORDER_CHANGE (Amazon's JSON document, as SQS/EventBridge deliver it): fetch that order now."""
-        try:
-            document = await request.json()
-        except ValueError:
-            raise Problem(400, "body is not JSON") from None
-        try:
-            answer = await intake.accept(document)
-        except InvalidNotification as exc:
-            # Failing paths of the document and the rule each breaks, never its values.
-            raise Problem.invalid(
-                [dict(zip(("field", "message"), p.split(": ", 1), strict=True)) for p in exc.problems], status=400
-            ) from None
-        return JSONResponse(answer, 202)
-
-    return [history, admin, public]
+    return [history, admin]

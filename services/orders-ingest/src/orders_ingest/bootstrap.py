@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import synchistory
 from fastapi import FastAPI
 
 from orders_ingest import admin, handlers
+from orders_ingest.notification_queue import NotificationQueue, QueueSettings, sqs_client
 from orders_ingest.notifications import NotificationIntake
 from orders_ingest.settings import Settings
 from orders_ingest.sync import SyncEngine, Tuning, build_retention, build_scheduler
@@ -44,6 +46,9 @@ class Service:
     retention: synchistory.Retention
     consumer: messaging.Consumer
     relay: messaging.OutboxRelay
+    intake: NotificationIntake
+    # None without NOTIFICATIONS_QUEUE_URL.
+    notification_queue: NotificationQueue | None
 
 
 @asynccontextmanager
@@ -60,6 +65,7 @@ async def build(
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
         httpx.AsyncClient(timeout=30.0) as http,
+        contextlib.AsyncExitStack() as stack,
     ):
         if token_sources is None:
             token_sources = spapi.ConnectorAuthTokens(
@@ -93,7 +99,21 @@ async def build(
             tombstones=projection.tombstones,
             producer=producer,
         )
-        intake = NotificationIntake(pool, queued=scheduler.wake)
+        intake = NotificationIntake(
+            pool,
+            application_id=settings.spapi_application_id,
+            max_pending_per_connection=settings.notifications_max_pending_per_connection,
+            queued=scheduler.wake,
+        )
+        notification_queue = None
+        if settings.notifications_queue_url:
+            queue = QueueSettings(
+                queue_url=settings.notifications_queue_url,
+                endpoint_url=settings.sqs_endpoint_url,
+                region=settings.aws_region,
+                wait_seconds=settings.notifications_wait_seconds,
+            )
+            notification_queue = NotificationQueue(await stack.enter_async_context(sqs_client(queue)), queue, intake)
         app = servicekit.create_admin_app(
             SERVICE,
             checks={
@@ -101,16 +121,18 @@ async def build(
                 "kafka": partial(messaging.kafka_reachable, producer),
                 "consumer": consumer.ready,
             },
-            routers=admin.create_routers(pool, intake, scheduler.wake),
+            routers=admin.create_routers(pool, scheduler.wake),
             principals=settings.admin_principals(),
         )
         yield Service(
             app=app,
-            workers=[consumer, relay, scheduler, retention],
+            workers=[consumer, relay, scheduler, retention, *([notification_queue] if notification_queue else [])],
             pool=pool,
             engine=engine,
             scheduler=scheduler,
             retention=retention,
             consumer=consumer,
             relay=relay,
+            intake=intake,
+            notification_queue=notification_queue,
         )

@@ -144,6 +144,17 @@ async def add_notification(
     return row is not None
 
 
+async def pending_notifications(conn: asyncpg.Connection, connection_id: str, limit: int) -> int:
+    """How many notifications of the connection wait for a run, counted up to `limit` (the partial index)."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM (SELECT 1 FROM notifications
+           WHERE connection_id = $1 AND run_id IS NULL LIMIT $2) AS waiting""",
+        connection_id,
+        limit,
+    )
+    return count
+
+
 async def pending_notification_orders(conn: asyncpg.Connection, connection_id: str, limit: int) -> list[str]:
     rows = await conn.fetch(
         """SELECT amazon_order_id FROM notifications

@@ -18,6 +18,18 @@ class Settings(ServiceSettings):
     sandbox_speedup: float = Field(default=1.0, gt=0)
     # The consumer group of connection.updated; tests running a private copy of the service change it.
     consumer_group: str = "orders-ingest"
+    # The SQS queue Amazon delivers ORDER_CHANGE to (the application's destination). Unset: no queue is read and
+    # the scheduled poll is the only way orders arrive.
+    notifications_queue_url: str | None = None
+    # Default: AWS's regional SQS endpoint. ElasticMQ locally (infra/elasticmq). Credentials: the AWS default chain.
+    sqs_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    # Long-poll wait of each ReceiveMessage (SQS allows 0-20 s).
+    notifications_wait_seconds: int = Field(default=20, ge=0, le=20)
+    # Notifications naming another application are dropped; unset accepts any (the sandbox's own id, say).
+    spapi_application_id: str | None = None
+    # Notifications waiting for a run per connection; beyond it they are dropped (counted), the poll catches up.
+    notifications_max_pending_per_connection: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _speedup_only_against_a_sandbox(self) -> Settings:
