@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from spapi_sandbox import generator, orders
 from spapi_sandbox.faults import Fault
@@ -19,6 +19,7 @@ from spapi_sandbox.state import (
     DEFAULT_REFRESH_TOKEN,
     DEFAULT_SELLER_ID,
     MARKETPLACES,
+    PII_ROLES,
     Listing,
     Order,
     Seller,
@@ -33,6 +34,8 @@ class SellerIn(BaseModel):
     region: Literal["NA", "EU", "FE"] | None = None
     marketplace_ids: list[str] = Field(min_length=1)
     store_name: str | None = None
+    # The restricted roles behind the buyer PII Amazon returns; None keeps them all.
+    pii_roles: list[Literal["DIRECT_TO_CONSUMER_DELIVERY", "TAX_INVOICING"]] | None = None
 
 
 class ListingIn(BaseModel):
@@ -71,6 +74,7 @@ class OrderIn(BaseModel):
     buyer: dict[str, str] | None = None
     address: dict[str, str] | None = None
     amazon_order_id: str | None = Field(default=None, pattern=r"^\d{3}-\d{7}-\d{7}$")
+    latest_delivery: AwareDatetime | None = None
 
 
 class TransitionIn(BaseModel):
@@ -105,6 +109,7 @@ def seller_view(world: World, seller: Seller, refresh_token: str | None = None) 
         "region": seller.region,
         "marketplace_ids": seller.marketplace_ids,
         "store_name": seller.store_name,
+        "pii_roles": sorted(seller.pii_roles),
     }
     if refresh_token:
         view["refresh_token"] = refresh_token
@@ -209,6 +214,7 @@ def router(world: World) -> APIRouter:
                 region=region,
                 marketplace_ids=list(body.marketplace_ids),
                 store_name=body.store_name or (existing.store_name if existing else f"Store {seller_id}"),
+                pii_roles=frozenset(PII_ROLES if body.pii_roles is None else body.pii_roles),
             )
         )
         return seller_view(world, seller, world.tokens.refresh_token_for(seller_id))
@@ -273,6 +279,7 @@ def router(world: World) -> APIRouter:
                     buyer=body.buyer,
                     address=body.address,
                     order_id=body.amazon_order_id,
+                    latest_delivery=body.latest_delivery,
                 ),
             )
         except orders.OrderRejected as error:

@@ -13,7 +13,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from spapi_sandbox.errors import ApiError
-from spapi_sandbox.state import MARKETPLACES, Order, OrderItem, Package, iso, parse_iso, utcnow
+from spapi_sandbox.state import (
+    DIRECT_TO_CONSUMER_DELIVERY,
+    MARKETPLACES,
+    TAX_INVOICING,
+    Order,
+    OrderItem,
+    Package,
+    iso,
+    parse_iso,
+    utcnow,
+)
 from spapi_sandbox.world import Call, Reply, World
 
 STATUS_V2026 = {
@@ -136,6 +146,7 @@ class NewOrder:
     buyer: dict[str, str] | None = None
     address: dict[str, str] | None = None
     order_id: str | None = None
+    latest_delivery: datetime | None = None
 
 
 # A plausible tax on item and shipping per country (US sales tax, else standard VAT/GST); a test may set its own.
@@ -220,7 +231,7 @@ def create_order(world: World, spec: NewOrder) -> Order:
         earliest_ship=now,
         latest_ship=now + timedelta(days=1 if spec.is_prime else 2),
         earliest_delivery=now + timedelta(days=2),
-        latest_delivery=now + timedelta(days=3 if spec.is_prime else 6),
+        latest_delivery=spec.latest_delivery or now + timedelta(days=3 if spec.is_prime else 6),
     )
     state.orders[order.order_id] = order
     _reserve(world, order, +1)
@@ -428,7 +439,39 @@ def _breakdowns(item: OrderItem, currency: str) -> list[dict[str, Any]]:
     return rendered
 
 
-def render(order: Order, included: set[str]) -> dict[str, Any]:
+# What v2026-01-01 shares of the delivery address without the address roles, or before an order can ship.
+UNRESTRICTED_ADDRESS = ("city", "stateOrRegion", "postalCode", "countryCode")
+EMAIL_STATUSES = ("Unshipped", "PartiallyShipped", "Shipped")
+
+
+def buyer_view(order: Order, roles: frozenset[str]) -> dict[str, str]:
+    """The buyer as Amazon shows it: the name needs a PII role; the (anonymised) email needs the delivery role
+    and a merchant-fulfilled order that is unshipped, partially shipped or shipped."""
+    out: dict[str, str] = {}
+    if "buyerName" in order.buyer and roles & {DIRECT_TO_CONSUMER_DELIVERY, TAX_INVOICING}:
+        out["buyerName"] = order.buyer["buyerName"]
+    if (
+        "buyerEmail" in order.buyer
+        and DIRECT_TO_CONSUMER_DELIVERY in roles
+        and order.fulfillment_channel == "MFN"
+        and order.status in EMAIL_STATUSES
+    ):
+        out["buyerEmail"] = order.buyer["buyerEmail"]
+    return out
+
+
+def address_view(order: Order, roles: frozenset[str]) -> dict[str, str]:
+    """The delivery address: street, name and phone only with the delivery role once the order can ship;
+    never a phone for FBA orders or once the latest delivery date has passed."""
+    address = dict(order.address)
+    if DIRECT_TO_CONSUMER_DELIVERY not in roles or order.status in ("Pending", "PendingAvailability", "Canceled"):
+        return {k: v for k, v in address.items() if k in UNRESTRICTED_ADDRESS}
+    if order.fulfillment_channel == "AFN" or utcnow() > order.latest_delivery:
+        address.pop("phone", None)
+    return address
+
+
+def render(order: Order, included: set[str], roles: frozenset[str]) -> dict[str, Any]:
     """An Order as v2026-01-01 returns it; datasets outside `included` are left out, as Amazon does."""
     marketplace = MARKETPLACES.get(order.marketplace_id)
     currency = order.items[0].currency
@@ -481,13 +524,9 @@ def render(order: Order, included: set[str]) -> dict[str, Any]:
             },
         }
     if "BUYER" in included:
-        out["buyer"] = dict(order.buyer)
+        out["buyer"] = buyer_view(order, roles)
     if "RECIPIENT" in included:
-        address = dict(order.address)
-        if order.status in ("Pending", "PendingAvailability", "Canceled"):
-            # Amazon shares the delivery address only once an order can be shipped.
-            address = {k: v for k, v in address.items() if k in ("city", "stateOrRegion", "postalCode", "countryCode")}
-        out["recipient"] = {"deliveryAddress": address}
+        out["recipient"] = {"deliveryAddress": address_view(order, roles)}
     if "PROCEEDS" in included:
         by_kind: dict[str, Decimal] = {}
         for item in order.items:
@@ -518,7 +557,8 @@ async def get_order(world: World, call: Call) -> Reply:
     order = world.state.orders.get(call.params["orderId"])
     if order is None or order.seller_id != call.seller_id:
         raise ApiError.not_found(f"Order {call.params['orderId']} not found.")
-    return Reply(200, {"order": render(order, set(call.params.get("includedData", [])))})
+    roles = world.state.sellers[call.seller_id].pii_roles
+    return Reply(200, {"order": render(order, set(call.params.get("includedData", [])), roles)})
 
 
 async def search_orders(world: World, call: Call) -> Reply:
@@ -538,7 +578,8 @@ async def search_orders(world: World, call: Call) -> Reply:
     orders = [world.state.orders[i] for i in current if i in world.state.orders]
     # A page token keeps the first page's datasets unless the caller names them again.
     included = set(params.get("includedData", page.get("included", [])))
-    body: dict[str, Any] = {"orders": [render(o, included) for o in orders], page["bound"]: page["before"]}
+    roles = world.state.sellers[call.seller_id].pii_roles
+    body: dict[str, Any] = {"orders": [render(o, included, roles) for o in orders], page["bound"]: page["before"]}
     if rest:
         next_token = secrets.token_urlsafe(24)
         world.state.pagination[next_token] = {**page, "ids": rest, "included": sorted(included)}

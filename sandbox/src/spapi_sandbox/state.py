@@ -109,12 +109,20 @@ def parse_iso(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Restricted roles that decide which buyer PII v2026-01-01 returns (docs: access-orders-pii). The default seller's
+# application holds them all; a test can take them away to see what Amazon withholds.
+DIRECT_TO_CONSUMER_DELIVERY = "DIRECT_TO_CONSUMER_DELIVERY"
+TAX_INVOICING = "TAX_INVOICING"
+PII_ROLES = (DIRECT_TO_CONSUMER_DELIVERY, TAX_INVOICING)
+
+
 @dataclasses.dataclass(slots=True, kw_only=True)
 class Seller:
     selling_partner_id: str
     region: str
     marketplace_ids: list[str]
     store_name: str
+    pii_roles: frozenset[str] = frozenset(PII_ROLES)
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
