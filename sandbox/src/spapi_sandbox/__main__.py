@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lwa-client-id")
     parser.add_argument("--lwa-client-secret")
     parser.add_argument("--notify-url", help="where ORDER_CHANGE notifications are POSTed")
+    parser.add_argument("--sqs-endpoint", help="SQS-compatible server (ElasticMQ) holding the destinations' queues")
     parser.add_argument(
         "--order-generator", type=float, default=0.0, metavar="RATE", help="generate RATE orders per minute"
     )
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         lwa_client_id=args.lwa_client_id,
         lwa_client_secret=args.lwa_client_secret,
         notify_url=args.notify_url,
+        sqs_endpoint=args.sqs_endpoint,
         orders_per_minute=args.order_generator,
         models_dir=args.models_dir,
         seed=args.seed,

@@ -21,6 +21,8 @@ class SandboxConfig:
     lwa_client_id: str | None = None
     lwa_client_secret: str | None = None
     notify_url: str | None = None
+    # An SQS-compatible server (ElasticMQ) where SQS destinations' queues live: ARN -> <endpoint>/<account>/<name>.
+    sqs_endpoint: str | None = None
     orders_per_minute: float = 0.0
     models_dir: Path | None = None
     gzip_documents: bool = True

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from spapi_sandbox import feeds, listings, orders, reports, sellers
+from spapi_sandbox import feeds, listings, notifications_api, orders, reports, sellers
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.models import Operation
 from spapi_sandbox.ratelimit import header_value
@@ -44,7 +44,18 @@ HANDLERS: dict[str, Handler] = {
     "createReport": reports.create_report,
     "getReport": reports.get_report,
     "getReportDocument": reports.get_report_document,
+    "createDestination": notifications_api.create_destination,
+    "getDestinations": notifications_api.get_destinations,
+    "getDestination": notifications_api.get_destination,
+    "deleteDestination": notifications_api.delete_destination,
+    "createSubscription": notifications_api.create_subscription,
+    "getSubscription": notifications_api.get_subscription,
+    "getSubscriptionById": notifications_api.get_subscription_by_id,
+    "deleteSubscriptionById": notifications_api.delete_subscription_by_id,
 }
+# Who a grantless call acts for: the application, which also owns its rate-limit buckets.
+GRANTLESS_CALLER = "(application)"
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 
 # Amazon sends x-amzn-RateLimit-Limit on these statuses only (design/spapi-brief.md §12).
 _RATE_HEADER_STATUSES = range(200, 300), (400, 404)
@@ -76,9 +87,13 @@ async def handle(world: World, operation: Operation, handler: Handler, request: 
     plan = operation.operation_id
     latency_after_s = 0.0
     try:
-        seller_id = world.tokens.seller_for(request.headers.get("x-amz-access-token"))
-        if seller_id not in world.state.sellers:
-            raise ApiError.unauthorized("The selling partner of this access token is unknown.")
+        if operation.operation_id in notifications_api.GRANTLESS_OPERATIONS:
+            world.tokens.check_grantless(request.headers.get("x-amz-access-token"), NOTIFICATIONS_SCOPE)
+            seller_id = GRANTLESS_CALLER
+        else:
+            seller_id = world.tokens.seller_for(request.headers.get("x-amz-access-token"))
+            if seller_id not in world.state.sellers:
+                raise ApiError.unauthorized("The selling partner of this access token is unknown.")
         decision = world.faults.decide(operation.operation_id)
         latency_after_s = decision.latency_after_s
         if decision.latency_s:

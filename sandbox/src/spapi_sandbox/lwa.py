@@ -136,6 +136,18 @@ class Tokens:
             raise ApiError.unauthorized("A grantless access token cannot call a seller operation.")
         return token.seller_id
 
+    def check_grantless(self, header: str | None, scope: str) -> None:
+        """A grantless operation needs a live client_credentials token of its scope, or Amazon answers 403."""
+        if not header:
+            raise ApiError.unauthorized()
+        token = self._access.get(header)
+        if token is None or token.revoked:
+            raise ApiError.unauthorized("The access token you provided is revoked, malformed or invalid.")
+        if token.expires_at <= time.monotonic():
+            raise ApiError.expired_token()
+        if token.seller_id is not None or token.scope != scope:
+            raise ApiError.unauthorized("This operation needs a grantless access token of its scope.")
+
     # --- faults --------------------------------------------------------------------------------------
     def expire_all(self, seller_id: str | None = None) -> None:
         for token in self._access.values():

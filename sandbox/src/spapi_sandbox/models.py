@@ -25,6 +25,16 @@ SERVED: dict[str, tuple[str, ...]] = {
     "listingsItems_2021-08-01.json": ("getListingsItem", "patchListingsItem", "putListingsItem"),
     "sellers.json": ("getMarketplaceParticipations",),
     "reports_2021-06-30.json": ("createReport", "getReport", "getReportDocument"),
+    "notifications.json": (
+        "createDestination",
+        "getDestinations",
+        "getDestination",
+        "deleteDestination",
+        "createSubscription",
+        "getSubscription",
+        "getSubscriptionById",
+        "deleteSubscriptionById",
+    ),
 }
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -160,7 +170,8 @@ def _compile_model(name: str, document: Mapping[str, Any], wanted: tuple[str, ..
     for path, item in document["paths"].items():
         shared = item.get("parameters", [])
         for method, op in item.items():
-            if method == "parameters" or op.get("operationId") not in wanted:
+            # Path items may carry extensions (notifications.json: `x-amzn-api-sandbox-only: true`).
+            if method == "parameters" or not isinstance(op, dict) or op.get("operationId") not in wanted:
                 continue
             params, body, body_required = [], None, False
             for raw in [*shared, *op.get("parameters", [])]:
