@@ -4,8 +4,10 @@
 1. Orders/s from sandbox searchOrders pages to committed Kafka events (poll, map, dedupe, outbox, relay),
    against two baselines measured in this process: reading the same pages from the sandbox alone, and raw
    aiokafka produce (acks=all, idempotent) of the same number of same-sized records.
-2. Notification-to-event latency p50/p99: from creating an order in the sandbox (which POSTs ORDER_CHANGE to
-   the service) to its order.received on Kafka, against a raw produce-to-consume round trip.
+2. Queue-to-event latency p50/p99: from putting an order's ORDER_CHANGE (the sandbox's document) on the SQS
+   queue the service long-polls (the local ElasticMQ, `make sqs`) to its order.received committed on Kafka,
+   against a raw SQS send-to-receive round trip (a long-polling receiver) and a raw Kafka produce-to-consume
+   round trip, measured in the same run.
 
 `uv run python bench/orders_ingest.py [--orders 1000] [--notified 150]`; prints numbers, asserts nothing.
 """
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -36,6 +39,7 @@ import httpx
 import servicekit
 import spapi
 import uvicorn
+from aiobotocore.session import get_session
 from aiokafka import AIOKafkaConsumer
 from messaging import KafkaSettings, ensure_topics, kafka_producer, namespaced
 from orders_ingest import bootstrap
@@ -47,6 +51,56 @@ ROOT = Path(__file__).resolve().parents[1]
 KAFKA = "127.0.0.1:19092"
 SPEEDUP = 100.0
 SELLER = "A1SANDBOXSELLER"
+
+
+def sqs_endpoint() -> str:
+    script = str(ROOT / "infra/elasticmq/elasticmq.sh")
+    subprocess.run([script, "start"], capture_output=True, check=True)
+    # ElasticMQ accepts any credentials; the service finds these through the standard AWS chain.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    return subprocess.run([script, "url"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@contextlib.asynccontextmanager
+async def sqs_queue(endpoint: str) -> AsyncIterator[tuple[object, str]]:
+    """(client, queue URL) of a fresh queue, deleted afterwards."""
+    async with get_session().create_client("sqs", region_name="us-east-1", endpoint_url=endpoint) as client:
+        url = (await client.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:10]}"))["QueueUrl"]
+        try:
+            yield client, url
+        finally:
+            await client.delete_queue(QueueUrl=url)
+
+
+async def raw_sqs_round_trips(endpoint: str, count: int) -> list[float]:
+    """Send one message, a receiver long-polls it (as the service does) and deletes it: send -> received."""
+    latencies = []
+    async with sqs_queue(endpoint) as (client, url):
+        received: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+
+        async def receive() -> None:
+            while True:
+                answer = await client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
+                now = time.perf_counter()
+                for message in answer.get("Messages", []):
+                    await received.put((message["Body"], now))
+                    await client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+        receiver = asyncio.create_task(receive())
+        try:
+            for n in range(count + 1):  # the first warms up the connection
+                sent = time.perf_counter()
+                await client.send_message(QueueUrl=url, MessageBody=f"m{n}" + "x" * 2000)
+                body, at = await asyncio.wait_for(received.get(), 30)
+                assert body.startswith(f"m{n}")
+                if n:
+                    latencies.append(at - sent)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+    return latencies
 
 
 def postgres_url() -> str:
@@ -192,8 +246,13 @@ async def main(orders: int, notified: int) -> None:
     namespace = f"bench.{uuid.uuid4().hex[:8]}"
     names = ("connection.updated", "order.received", "order.cancelled", contracts.dead_letter_topic(bootstrap.SERVICE))
     await ensure_topics(KAFKA, [t for t in contracts.kafka_topics() if t.name in names], namespace=namespace)
+    endpoint = sqs_endpoint()
     with running(SandboxConfig(speedup=SPEEDUP)) as sandbox_url:
-        async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox, scratch_database() as db:
+        async with (
+            httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox,
+            scratch_database() as db,
+            sqs_queue(endpoint) as (sqs, queue_url),
+        ):
             await sandbox.post("/_sandbox/reset")
             token = (await sandbox.post("/auth/o2/token", data={
                 "grant_type": "refresh_token", "refresh_token": "Atzr|sandbox-default-seller-refresh-token",
@@ -208,6 +267,7 @@ async def main(orders: int, notified: int) -> None:
                 database_url=db, kafka_bootstrap_servers=KAFKA, connector_auth_url="http://127.0.0.1:9",
                 service_token="unused-service-token-0000", buyer_ref_key=secrets.token_urlsafe(32),
                 spapi_endpoint_url=sandbox_url, sandbox_speedup=SPEEDUP, kafka_namespace=namespace,
+                notifications_queue_url=queue_url, sqs_endpoint_url=endpoint,
             )  # type: ignore[call-arg]  # fmt: skip
             arrivals = Arrivals(namespaced(namespace, "order.received"))
             await arrivals.start()
@@ -234,16 +294,16 @@ async def main(orders: int, notified: int) -> None:
                     ingest_seconds = time.perf_counter() - started
                     event_bytes = arrivals.bytes // max(1, arrivals.records)
 
-                    await sandbox.post(
-                        "/_sandbox/notifications/destination", json={"url": f"http://127.0.0.1:{port}/notifications"}
-                    )
                     latencies = []
                     for n in range(notified):
-                        sent = time.perf_counter()
                         answer = await sandbox.post(
                             "/_sandbox/orders", json={"seller_id": SELLER, "items": [{"sku": f"N-{n}", "quantity": 1}]}
                         )
                         order_id = answer.json()["AmazonOrderId"]
+                        sent_by_sandbox = await sandbox.get("/_sandbox/notifications", params={"order_id": order_id})
+                        (document,) = sent_by_sandbox.json()["sent"]
+                        sent = time.perf_counter()
+                        await sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document))  # type: ignore[attr-defined]
                         await arrivals.wait_for({order_id}, timeout=30)
                         latencies.append(arrivals.first_seen[order_id] - sent)
                 finally:
@@ -257,13 +317,17 @@ async def main(orders: int, notified: int) -> None:
     values = [b"x" * event_bytes for _ in range(orders)]
     raw_seconds = await raw_produce(values)
     rtts = await raw_round_trips(min(notified, 100))
+    sqs_rtts = await raw_sqs_round_trips(endpoint, min(notified, 100))
 
     print(f"orders-ingest benchmark ({orders} orders, {notified} notifications, sandbox speed-up {SPEEDUP:g})")
     print(f"  poll -> committed event   {orders / ingest_seconds:8.0f} orders/s  ({ingest_seconds:.2f} s)")
     print(f"  baseline: pages only      {read / read_seconds:8.0f} orders/s  (searchOrders, no processing)")
     print(f"  baseline: raw produce     {orders / raw_seconds:8.0f} events/s  ({event_bytes} B, acks=all, idempotent)")
     print(
-        f"  notification -> event     p50 {pct(latencies, 50) * 1000:6.1f} ms   p99 {pct(latencies, 99) * 1000:6.1f} ms"
+        f"  SQS ORDER_CHANGE -> event p50 {pct(latencies, 50) * 1000:6.1f} ms   p99 {pct(latencies, 99) * 1000:6.1f} ms"
+    )
+    print(
+        f"  baseline: SQS send->recv  p50 {pct(sqs_rtts, 50) * 1000:6.1f} ms   p99 {pct(sqs_rtts, 99) * 1000:6.1f} ms"
     )
     print(f"  baseline: produce->consume p50 {pct(rtts, 50) * 1000:6.1f} ms   p99 {pct(rtts, 99) * 1000:6.1f} ms")
     print(
