@@ -201,14 +201,30 @@ def test_the_packaged_order_change_schema_is_amazons() -> None:
     assert order_change_schema() == json.loads(shared.read_text())
 
 
-def test_notifications_are_validated_and_errors_name_paths_not_values() -> None:
-    intake = NotificationIntake(pool=None)  # type: ignore[arg-type]
-    example = order_change_schema()["examples"][0]
-    assert intake.validate(example)["AmazonOrderId"] == "903-8868176-2219830"
+def test_notifications_are_checked_cheapest_first_and_problems_name_paths_not_values() -> None:
+    intake = NotificationIntake(pool=None, application_id="amzn1.sp.solution.ours")  # type: ignore[arg-type]
+    example = copy.deepcopy(order_change_schema()["examples"][0])
+    example["NotificationMetadata"]["ApplicationId"] = "amzn1.sp.solution.ours"
+
+    def outcome(document: Any) -> tuple[str, str]:
+        verdict, _ = intake.check(document if isinstance(document, str) else json.dumps(document))
+        return verdict.outcome.value, verdict.problem
+
+    assert outcome(example) == ("queued", "")
     broken = copy.deepcopy(example)
     broken["Payload"]["OrderChangeNotification"]["Summary"]["NumberOfItemsShipped"] = "48110-secret"
-    with pytest.raises(ValueError) as caught:
-        intake.validate(broken)
-    assert "NumberOfItemsShipped" in str(caught.value) and "48110" not in str(caught.value)
-    with pytest.raises(ValueError, match="ORDER_CHANGE"):
-        intake.validate({**example, "NotificationType": "ANY_OFFER_CHANGED"})
+    kind, problem = outcome(broken)
+    assert kind == "invalid" and "NumberOfItemsShipped" in problem and "48110" not in problem
+    assert outcome({**example, "NotificationType": "ANY_OFFER_CHANGED"})[0] == "invalid"
+    assert outcome("{not json")[0] == "not_json"
+    assert outcome(json.dumps(example) + " " * 70_000)[0] == "too_large"
+    foreign = copy.deepcopy(example)
+    foreign["NotificationMetadata"]["ApplicationId"] = "amzn1.sp.solution.theirs"
+    assert outcome(foreign)[0] == "foreign_application"
+    for bad in ("903-8868176-221983", "903-8868176-2219830 ", "9O3-8868176-2219830", "../../orders"):
+        wrong = copy.deepcopy(example)
+        wrong["Payload"]["OrderChangeNotification"]["AmazonOrderId"] = bad
+        assert outcome(wrong)[0] == "bad_order_id", bad
+    # Without SPAPI_APPLICATION_ID any application's notification passes that check.
+    anyone = NotificationIntake(pool=None)  # type: ignore[arg-type]
+    assert anyone.check(json.dumps(foreign))[0].outcome.value == "queued"
