@@ -7,7 +7,7 @@ from typing import Any
 
 from spapi_sandbox import documents
 from spapi_sandbox.errors import ApiError
-from spapi_sandbox.state import Report, iso, utcnow
+from spapi_sandbox.state import MARKETPLACES, Report, iso, utcnow
 from spapi_sandbox.world import Call, Reply, World
 
 SUPPORTED = frozenset({"GET_MERCHANT_LISTINGS_ALL_DATA"})
@@ -100,6 +100,16 @@ def listings_tsv(world: World, seller_id: str, marketplace_ids: list[str]) -> st
     return "\n".join(rows) + "\n"
 
 
+# Amazon's European marketplaces deliver flat-file reports in Windows-1252 and say so only in the download's
+# Content-Type; elsewhere (and for India, the Middle East and Turkey on the EU endpoint) UTF-8.
+CP1252_COUNTRIES = frozenset({"GB", "IE", "DE", "FR", "IT", "ES", "NL", "BE", "SE", "PL"})
+
+
+def report_charset(marketplace_ids: list[str]) -> str:
+    countries = {MARKETPLACES[m].country_code for m in marketplace_ids if m in MARKETPLACES}
+    return "Cp1252" if countries and countries <= CP1252_COUNTRIES else "UTF-8"
+
+
 async def _process(world: World, report: Report, epoch: int) -> None:
     delay = world.config.scaled(world.config.report_processing_seconds)
     await asyncio.sleep(delay / 2)
@@ -110,9 +120,10 @@ async def _process(world: World, report: Report, epoch: int) -> None:
     if world.epoch != epoch:
         return
     text = listings_tsv(world, report.seller_id, report.marketplace_ids)
-    document = documents.store_result(
-        world, report.seller_id, "text/tab-separated-values; charset=UTF-8", text.encode("utf-8")
-    )
+    charset = report_charset(report.marketplace_ids)
+    # Characters Cp1252 lacks come out as "?", as in Amazon's own EU flat files.
+    data = text.encode("cp1252" if charset == "Cp1252" else "utf-8", errors="replace")
+    document = documents.store_result(world, report.seller_id, f"text/plain;charset={charset}", data)
     report.document_id = document.document_id
     report.status, report.ended = "DONE", utcnow()
 

@@ -251,8 +251,35 @@ async def test_report_pipeline(amazon: spapi.SpApiClient, admin: httpx.AsyncClie
     report = await amazon.reports.wait_for_report(report_id, poll_interval=0.05, timeout=30)
     assert report.processing_status == "DONE" and report.report_document_id is not None
     document = await amazon.reports.get_report_document(report.report_document_id)
-    rows = (await amazon.reports.download_report_document(document)).decode().splitlines()
+    # A US report names UTF-8 (the default when a download names no charset).
+    rows = (await amazon.reports.download_report_text(document)).splitlines()
     header = rows[0].split("\t")
     assert "seller-sku" in header and "quantity" in header
     by_sku = {r.split("\t")[header.index("seller-sku")]: r.split("\t") for r in rows[1:]}
     assert by_sku["SKU-REP"][header.index("quantity")] == "4"
+
+
+async def test_a_german_report_is_cp1252_named_only_in_the_download_content_type(
+    amazon: spapi.SpApiClient, admin: httpx.AsyncClient
+):
+    germany = "A1PA6795UKMFR9"
+    seller = {"selling_partner_id": SELLER, "marketplace_ids": [MARKETPLACE, germany]}
+    (await admin.post("/_sandbox/sellers", json=seller)).raise_for_status()
+    name = "Zelt für 2 \u2013 Größe M, 5 €"
+    listing = {"sku": "SKU-DE", "quantity": 3, "marketplace_id": germany, "item_name": name}
+    (await admin.post("/_sandbox/listings", json=listing)).raise_for_status()
+    report_id = await amazon.reports.create_report(
+        spapi.CreateReportSpecification(report_type="GET_MERCHANT_LISTINGS_ALL_DATA", marketplace_ids=[germany])
+    )
+    report = await amazon.reports.wait_for_report(report_id, poll_interval=0.05, timeout=30)
+    assert report.report_document_id is not None
+    document = await amazon.reports.get_report_document(report.report_document_id)
+    raw = await amazon.reports.download_report_document(document)
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # a client that assumed UTF-8 would fail (or garble the umlauts)
+    assert name.encode("cp1252") in raw
+
+    rows = (await amazon.reports.download_report_text(document)).splitlines()
+    header = rows[0].split("\t")
+    (row,) = [r.split("\t") for r in rows[1:]]
+    assert row[header.index("item-name")] == name and row[header.index("seller-sku")] == "SKU-DE"

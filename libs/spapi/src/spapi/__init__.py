@@ -95,7 +95,14 @@ from .regions import (
     marketplace_for_country,
     marketplaces_in,
 )
-from .reports import CreateReportSpecification, Report, ReportDocument
+from .reports import (
+    CreateReportSpecification,
+    Report,
+    ReportDocument,
+    ReportEncodingError,
+    decode_report,
+    report_charset,
+)
 from .retry import NEVER_RETRIED_STATUSES, RETRYABLE_STATUSES, RetryPolicy
 from .sellers import MarketplaceInfo, MarketplaceParticipation, Participation
 
@@ -177,6 +184,7 @@ __all__ = [
     "Region",
     "Report",
     "ReportDocument",
+    "ReportEncodingError",
     "RequestTimeout",
     "RetryPolicy",
     "SearchOrders",
@@ -194,9 +202,11 @@ __all__ = [
     "TokenSources",
     "Unauthorized",
     "UnsupportedMediaType",
+    "decode_report",
     "endpoint_for",
     "grantless_client",
     "marketplace",
     "marketplace_for_country",
     "marketplaces_in",
+    "report_charset",
 ]

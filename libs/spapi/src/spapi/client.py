@@ -172,18 +172,24 @@ class SpApiClient:
 
     async def download(self, url: str, compression: str | None, *, operation: str = "download") -> bytes:
         """GET a document from a presigned URL, gunzipping it when Amazon says GZIP."""
+        return (await self.download_typed(url, compression, operation=operation))[0]
+
+    async def download_typed(
+        self, url: str, compression: str | None, *, operation: str = "download"
+    ) -> tuple[bytes, str | None]:
+        """As `download`, with the download's Content-Type (reports name their charset only there)."""
 
         async def send() -> httpx.Response:
             return await self._http.get(url)
 
         response = await self._transfer(operation, send)
-        body = response.content
+        body, content_type = response.content, response.headers.get("content-type")
         if compression is not None and compression.upper() == "GZIP":
-            return gzip.decompress(body)
+            return gzip.decompress(body), content_type
         # Some stores serve gzip without saying so in the document metadata.
         if body[:2] == b"\x1f\x8b":
-            return gzip.decompress(body)
-        return body
+            return gzip.decompress(body), content_type
+        return body, content_type
 
     async def _transfer(self, operation: str, send: Any) -> httpx.Response:
         try:
