@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from .errors import AmazonError, AuthError
+from .errors import AmazonError, AuthError, AuthErrorKind, LwaClientRejected, LwaGrantRejected, lwa_error_for
 from .regions import LWA_TOKEN_URL
 from .retry import RetryPolicy, Sleep, send_with_retries
 
@@ -132,11 +132,9 @@ class LwaClient:
         except httpx.TransportError as exc:
             raise AuthError(operation, reason=f"token endpoint unreachable ({type(exc).__name__})") from None
         if response.status_code != 200:
-            raise AuthError(
-                operation,
-                status=response.status_code,
-                errors=_lwa_errors(response, (*secrets, secret)),
-                reason="token endpoint refused the grant",
+            errors = _lwa_errors(response, (*secrets, secret))
+            raise lwa_error_for(response.status_code, [e.code for e in errors])(
+                operation, status=response.status_code, errors=errors, reason="token endpoint refused the grant"
             )
         try:
             tokens = LwaTokens.model_validate_json(response.content)
@@ -158,6 +156,15 @@ def _lwa_errors(response: httpx.Response, secrets: tuple[str, ...]) -> list[Amaz
         if value:
             description = description.replace(value, "[redacted]")
     return [AmazonError(code=str(payload["error"]), message=description)]
+
+
+def _problem_kind(response: httpx.Response) -> AuthErrorKind:
+    try:
+        payload: Any = response.json()
+    except ValueError:
+        return AuthErrorKind.FAILED
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    return AuthErrorKind(kind) if kind in set(AuthErrorKind) else AuthErrorKind.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +280,8 @@ class ConnectorAuthTokenSource(CachingTokenSource):
 
     Calls `POST {base_url}/internal/connections/{connection_id}/access-token` with the service's
     bearer token; the answer is `{"access_token": ..., "expires_at": ISO 8601 or epoch seconds}`.
+    After `invalidate()` (Amazon rejected the token) the next fetch adds `?renew=true`, so connector-auth
+    drops its cached token too instead of handing the rejected one back.
     """
 
     def __init__(
@@ -296,24 +305,38 @@ class ConnectorAuthTokenSource(CachingTokenSource):
         self._retry = retry or RetryPolicy(max_attempts=3)
         self._rng = rng or random.Random()  # jitter, not cryptography
         self._sleep = sleep
+        self._renew_next = False
+
+    def invalidate(self, token: str | None = None) -> None:
+        cached = self._cached
+        if token is None or (cached is not None and cached.value.get_secret_value() == token):
+            self._renew_next = True
+        super().invalidate(token)
 
     async def _fetch(self) -> tuple[str, float]:
         operation = "connector-auth.access-token"
         headers = {"authorization": f"Bearer {self._service_token.get_secret_value()}"}
+        renew = self._renew_next
+        params = {"renew": "true"} if renew else None
 
         async def send() -> httpx.Response:
-            return await self._http.post(self._url, headers=headers)
+            return await self._http.post(self._url, headers=headers, params=params)
 
         try:
             response = await send_with_retries(send, policy=self._retry, rng=self._rng, sleep=self._sleep)
         except httpx.TransportError as exc:
             raise AuthError(operation, reason=f"token API unreachable ({type(exc).__name__})") from None
         if response.status_code != 200:
-            raise AuthError(operation, status=response.status_code, reason="token API refused")
+            # connector-auth relays LWA's verdict in its problem body's `kind`; without one it is a failure.
+            kind = _problem_kind(response)
+            error = {AuthErrorKind.CLIENT_REJECTED: LwaClientRejected, AuthErrorKind.GRANT_REJECTED: LwaGrantRejected}
+            raise error.get(kind, AuthError)(operation, status=response.status_code, reason="token API refused")
         try:
             issued = _InternalAccessToken.model_validate_json(response.content)
         except ValidationError:
             raise AuthError(operation, status=response.status_code, reason="malformed token response") from None
+        if renew:
+            self._renew_next = False
         return issued.access_token.get_secret_value(), issued.expires_at.timestamp()
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -122,8 +123,70 @@ class OutcomeUnknown(RequestTimeout):
     """
 
 
+class AuthErrorKind(StrEnum):
+    """Who must act on a refused token request; each calls for a different response."""
+
+    # Our LWA client id or secret was refused (`invalid_client`, `unauthorized_client`): a wrong or expired
+    # secret (Amazon makes us rotate it every 180 days). Application-wide, an operator's alert; it says
+    # nothing about any seller, so no seller is ever marked revoked for it.
+    CLIENT_REJECTED = "client_rejected"
+    # The grant itself was refused (`invalid_grant`): the seller revoked consent, or a code expired or was
+    # used. Only the seller authorizing again helps.
+    GRANT_REJECTED = "grant_rejected"
+    # Anything else (an unreachable endpoint, a 5xx, another 4xx): a failure to retry later.
+    FAILED = "failed"
+
+
+_CLIENT_CODES = frozenset({"invalid_client", "unauthorized_client"})
+
+
 class AuthError(SpApiError):
-    """Login with Amazon or the internal token API refused or failed to issue a token."""
+    """Login with Amazon or the internal token API refused or failed to issue a token.
+
+    `kind` says who must act (AuthErrorKind). LwaClient raises the subclasses LwaClientRejected and
+    LwaGrantRejected for the first two kinds, so callers can tell them apart with `except`.
+    """
+
+    kind: AuthErrorKind = AuthErrorKind.FAILED
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        status: int | None = None,
+        errors: Sequence[AmazonError] = (),
+        request_id: str | None = None,
+        reason: str = "",
+        kind: AuthErrorKind | None = None,
+    ) -> None:
+        if kind is not None:
+            self.kind = kind
+        super().__init__(operation, status=status, errors=errors, request_id=request_id, reason=reason)
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is AuthErrorKind.FAILED
+
+
+class LwaClientRejected(AuthError):
+    """LWA refused our client credentials: rotate LWA_CLIENT_SECRET; no seller did anything."""
+
+    kind = AuthErrorKind.CLIENT_REJECTED
+
+
+class LwaGrantRejected(AuthError):
+    """LWA refused the refresh token or authorization code: the seller must authorize again."""
+
+    kind = AuthErrorKind.GRANT_REJECTED
+
+
+def lwa_error_for(status: int, codes: Sequence[str]) -> type[AuthError]:
+    """The AuthError class for a token endpoint's refusal, by its OAuth `error` code (RFC 6749 §5.2)."""
+    if _CLIENT_CODES.intersection(codes) or (status == 401 and not codes):
+        return LwaClientRejected
+    if "invalid_grant" in codes:
+        return LwaGrantRejected
+    return AuthError
 
 
 def error_for_status(status: int) -> type[SpApiError]:

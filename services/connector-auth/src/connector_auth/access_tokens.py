@@ -18,8 +18,9 @@ import servicekit
 import spapi
 from prometheus_client import Counter
 from pydantic import SecretStr
+from spapi.errors import AuthErrorKind
 
-from connector_auth import repository
+from connector_auth import lwa_client_alert, repository
 from connector_auth.crypto import DecryptionFailed, Sealed, TokenCipher, refresh_token_aad
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,16 @@ log = logging.getLogger(__name__)
 REFRESHES = Counter(
     "connector_auth_access_token_refreshes_total", "Refresh-token grants sent to Login with Amazon", ["outcome"]
 )
+FORCED_RENEWALS = Counter(
+    "connector_auth_access_token_forced_renewals_total",
+    "Renewals a service asked for after Amazon rejected a token, by outcome (renewed, rate_limited)",
+    ["outcome"],
+)
 # LWA tokens live an hour; renewing 5 minutes early keeps a caller's in-flight call from carrying a dying token.
 DEFAULT_MARGIN = timedelta(minutes=5)
+# At most one renewal on request per connection in this window: every replica of a service that saw the
+# same 401 asks at once, and all of them need the one new token, not one grant each.
+FORCED_RENEWAL_INTERVAL = timedelta(seconds=30)
 
 
 class NoRefreshToken(Exception):
@@ -36,7 +45,7 @@ class NoRefreshToken(Exception):
 
 
 class RefreshRefused(Exception):
-    """Amazon refused the refresh token: the seller revoked consent or it was never valid. Re-authorize."""
+    """Amazon refused the refresh token (`invalid_grant`): the seller revoked consent. Re-authorize."""
 
 
 class StoredConsentUnreadable(servicekit.Problem):
@@ -79,6 +88,7 @@ class AccessTokens:
         self._clock = clock
         self._margin = margin
         self._sources: dict[str, spapi.CachingTokenSource] = {}
+        self._forced_at: dict[str, datetime] = {}
 
     def source(self, connection_id: str) -> spapi.CachingTokenSource:
         """The connection's token source: spapi's TokenSource for connector-auth's own calls (test connection)."""
@@ -100,6 +110,22 @@ class AccessTokens:
             renew_at=datetime.fromtimestamp(token.renew_at, UTC),
         )
 
+    def force_renewal(self, connection_id: str) -> bool:
+        """A service's call was rejected (401/403) with the cached token: drop it so the next get() renews.
+
+        Returns False, renewing nothing, when a renewal was forced for this connection within the last
+        FORCED_RENEWAL_INTERVAL: the token that renewal produced is the one the caller gets.
+        """
+        now = self._clock()
+        last = self._forced_at.get(connection_id)
+        if last is not None and now - last < FORCED_RENEWAL_INTERVAL:
+            FORCED_RENEWALS.labels("rate_limited").inc()
+            return False
+        self._forced_at[connection_id] = now
+        self.invalidate(connection_id)
+        FORCED_RENEWALS.labels("renewed").inc()
+        return True
+
     def invalidate(self, connection_id: str) -> None:
         """After re-consent or disconnect: the next caller renews, and a renewal under way is not cached."""
         source = self._sources.get(connection_id)
@@ -116,12 +142,17 @@ class AccessTokens:
         try:
             tokens = await self._lwa.refresh(refresh_token)
         except spapi.AuthError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
+            if exc.kind is AuthErrorKind.CLIENT_REJECTED:
+                REFRESHES.labels("client_rejected").inc()
+                lwa_client_alert.rejected("refresh_token")
+                raise lwa_client_alert.ClientCredentialsRejected() from None
+            if exc.kind is AuthErrorKind.GRANT_REJECTED:
                 REFRESHES.labels("refused").inc()
                 log.warning("LWA refused the refresh token", extra={"connection_id": connection_id, "codes": exc.codes})
                 raise RefreshRefused(connection_id) from None
             REFRESHES.labels("failed").inc()
             raise
+        lwa_client_alert.accepted()
         REFRESHES.labels("ok").inc()
         log.info("access token renewed", extra={"connection_id": connection_id, "expires_in": tokens.expires_in})
         return tokens.access_token, self._clock().timestamp() + tokens.expires_in

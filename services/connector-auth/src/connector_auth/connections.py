@@ -23,8 +23,9 @@ import spapi
 from contracts import MARKETPLACES, ConnectionStatus, ConnectionUpdatedV1, ConnectionWarning, new_event
 from prometheus_client import Counter
 from pydantic import ValidationError
+from spapi.errors import AuthErrorKind
 
-from connector_auth import deadlines, oauth_state, repository, settings_rules
+from connector_auth import deadlines, lwa_client_alert, oauth_state, repository, seller_check, settings_rules
 from connector_auth.access_tokens import AccessToken, NoRefreshToken, RefreshRefused, unseal
 from connector_auth.crypto import Sealed, refresh_token_aad
 from connector_auth.deps import Deps
@@ -53,12 +54,16 @@ class NotFound(servicekit.Problem):
 class Conflict(servicekit.Problem):
     """The connection's state does not allow this (e.g. enabling a disconnected connection)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(409, detail)
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(409, detail, **extra)
 
 
 class AuthorizationRefused(Exception):
     """The OAuth callback was refused; the message is shown to the person in the browser."""
+
+
+class SetupLinkUsed(AuthorizationRefused):
+    """A setup link works once: a seller authorized through it already (410 Gone)."""
 
 
 class UpstreamFailed(servicekit.Problem):
@@ -297,29 +302,56 @@ async def complete_authorization(
         c = await repository.get_connection(conn, state.connection_id)
         if c is None or c.status == "disconnected":
             _refuse("disconnected", "this connection was disconnected; ask for a new one")
+        if row.setup_link_id:
+            await _check_link_still_usable(conn, row.setup_link_id)
+        # Checked again below under the connection's lock; refusing here keeps the seller's code unspent.
+        _check_seller_free(
+            c, selling_partner_id, await repository.connection_of_seller(conn, selling_partner_id, c.region)
+        )
         await repository.mark_state_used(conn, state.nonce_hash, now)
 
     # The code lives 5 minutes and works once; no transaction is open while Amazon answers.
     try:
         tokens = await deps.lwa.exchange_authorization_code(code, deps.redirect_uri)
     except spapi.AuthError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
+        if exc.kind is AuthErrorKind.CLIENT_REJECTED:
+            lwa_client_alert.rejected("authorization_code")
+            CALLBACKS.labels("client_rejected").inc()
+            raise UpstreamFailed(
+                "Amazon refused this application's credentials, not your consent; the operator has been alerted."
+                " Please try again later"
+            ) from None
+        if exc.kind is AuthErrorKind.GRANT_REJECTED:
             _refuse("code_refused", "Amazon refused the authorization code (valid 5 minutes, once); start again")
         CALLBACKS.labels("upstream_failed").inc()
         raise UpstreamFailed("Login with Amazon could not be reached; start the authorization again") from None
+    lwa_client_alert.accepted()
     if tokens.refresh_token is None:
         CALLBACKS.labels("upstream_failed").inc()
         raise UpstreamFailed("Login with Amazon returned no refresh token")
+    check = await seller_check.confirm_seller(
+        deps,
+        region=c.region,
+        marketplace_ids=c.marketplace_ids,
+        selling_partner_id=selling_partner_id,
+        access_token=tokens.access_token,
+    )
+    if check is seller_check.SellerCheck.OTHER_ACCOUNT:
+        _refuse("seller_mismatch", "Amazon says this consent is for a different seller account than the one named")
+    if check is seller_check.SellerCheck.UNKNOWN:
+        # Nothing unconfirmed is ever bound, so no binding waits for an operator's confirmation.
+        CALLBACKS.labels("seller_unconfirmed").inc()
+        raise UpstreamFailed("Amazon could not confirm the seller account just now; start the authorization again")
 
     async with deps.pool.acquire() as conn, conn.transaction():
         c = await _locked(conn, state.connection_id)
         if c.status == "disconnected":
             _refuse("disconnected", "this connection was disconnected while you were at Amazon")
-        if c.selling_partner_id is not None and c.selling_partner_id != selling_partner_id:
-            _refuse("other_seller", "consent came from a different seller account than the one this connection holds")
-        holder = await repository.connection_of_seller(conn, selling_partner_id, c.region)
-        if holder is not None and holder != c.id:
-            _refuse("seller_taken", f"this seller account is already connected in {c.region} as {holder}")
+        _check_seller_free(
+            c, selling_partner_id, await repository.connection_of_seller(conn, selling_partner_id, c.region)
+        )
+        if row.setup_link_id:
+            await _check_link_still_usable(conn, row.setup_link_id)
         sealed = deps.cipher.encrypt(tokens.refresh_token.get_secret_value(), refresh_token_aad(c.id, c.region))
         await repository.store_refresh_token(conn, c.id, sealed, now)
         reauthorized = c.authorized_at is not None
@@ -352,6 +384,26 @@ def _refuse(outcome: str, message: str) -> NoReturn:
     CALLBACKS.labels(outcome).inc()
     log.warning("oauth callback refused", extra={"outcome": outcome})
     raise AuthorizationRefused(message)
+
+
+def _check_seller_free(c: Connection, selling_partner_id: str, holder: str | None) -> None:
+    if c.selling_partner_id is not None and c.selling_partner_id != selling_partner_id:
+        _refuse("other_seller", "consent came from a different seller account than the one this connection holds")
+    if holder is not None and holder != c.id:
+        _refuse(
+            "seller_taken",
+            f"this Amazon seller account is already connected in {c.region} as {holder}; one seller account can"
+            " be bound to one live connection per region (disconnect that one first)",
+        )
+
+
+async def _check_link_still_usable(conn: asyncpg.Connection, link_id: str) -> None:
+    """A state issued from a setup link dies with the link: revoked, or already used by another state of it."""
+    link = await repository.get_setup_link(conn, link_id, for_update=True)
+    if link is None or link.revoked_at is not None:
+        _refuse("setup_link_revoked", "the setup link this authorization started from was revoked; ask for a new one")
+    if link.used_at is not None:
+        _refuse("setup_link_used", "the setup link this authorization started from was already used")
 
 
 def _valid_seller_id(value: str) -> bool:
@@ -429,6 +481,8 @@ async def open_setup_link(deps: Deps, token_value: str) -> BrowserConsent:
             raise AuthorizationRefused("this setup link is not known")
         if link.revoked_at is not None:
             raise AuthorizationRefused("this setup link was revoked; ask for a new one")
+        if link.used_at is not None:
+            raise SetupLinkUsed("this setup link was already used to authorize; ask for a new one to authorize again")
         c = await _locked(conn, link.connection_id)
         if c.status == "disconnected":
             raise AuthorizationRefused("this connection was disconnected; ask for a new one")
@@ -552,6 +606,9 @@ async def test_connection(deps: Deps, actor: Actor, connection_id: str) -> dict[
         error = "no consent stored"
     except RefreshRefused:
         error = "Amazon refused the stored consent; the seller must authorize again"
+    except lwa_client_alert.ClientCredentialsRejected:
+        # The seller's consent may be fine: say so, or an operator sends setup links that cannot help.
+        error = "Amazon refused this application's LWA client credentials (rotate LWA_CLIENT_SECRET); not the seller"
     except spapi.SpApiError as exc:
         error = str(exc)
     amazon = sorted(p.marketplace.id for p in participations if p.participation.is_participating)
@@ -583,15 +640,27 @@ async def test_connection(deps: Deps, actor: Actor, connection_id: str) -> dict[
 # --- internal token API ------------------------------------------------------------------------------
 
 
-async def issue_access_token(deps: Deps, service: str, connection_id: str) -> AccessToken:
-    """For another service: only active connections get tokens. Audited without the token."""
+async def issue_access_token(deps: Deps, service: str, connection_id: str, *, renew: bool = False) -> AccessToken:
+    """For another service: only active connections get tokens. Audited without the token.
+
+    `renew`: Amazon rejected the token the service holds, so drop the cached one and fetch a new one
+    (at most once per connection per 30 s; within that window the renewed token is handed out).
+    """
     c = await get(deps, connection_id)
     if c.status != "active":
         raise Conflict(f"connection {c.id} is {c.status}; only active connections get access tokens")
+    renewed = deps.access_tokens.force_renewal(c.id) if renew else False
     token = await deps.access_tokens.get(c.id)
     async with deps.pool.acquire() as conn:
         await _audit(
-            deps, conn, Actor(name=service, kind="service"), "access_token.issued", c.id, expires_at=token.expires_at
+            deps,
+            conn,
+            Actor(name=service, kind="service"),
+            "access_token.issued",
+            c.id,
+            expires_at=token.expires_at,
+            renewal_requested=renew,
+            renewed=renewed,
         )
     ISSUED.labels(service).inc()
     return token

@@ -4,16 +4,27 @@
 from datetime import datetime
 from typing import Annotated
 
+import servicekit
 import spapi
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 from servicekit import problem_responses
+from spapi.errors import AuthErrorKind
 
-from connector_auth import connections
+from connector_auth import connections, lwa_client_alert
 from connector_auth.access_tokens import NoRefreshToken, RefreshRefused
 from connector_auth.admin_requests import ConnectionIdPath
 from connector_auth.deps import Deps
 from connector_auth.service_auth import ServiceAuthenticator
+
+
+def client_rejected() -> servicekit.Problem:
+    """Not the seller's doing: the caller retries later and must not ask anyone to re-authorize."""
+    return servicekit.Problem(
+        503,
+        "Login with Amazon refused connector-auth's client credentials; an operator must rotate LWA_CLIENT_SECRET",
+        kind=AuthErrorKind.CLIENT_REJECTED.value,
+    )
 
 
 class IssuedAccessToken(BaseModel):
@@ -26,18 +37,32 @@ def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
     api = APIRouter(prefix="/internal", tags=["internal"])
     Service = Annotated[str, Depends(authenticate)]
 
-    @api.post("/connections/{connection_id}/access-token", responses=problem_responses(401, 404, 409, 502))
-    async def access_token(connection_id: ConnectionIdPath, service: Service, response: Response) -> IssuedAccessToken:
+    @api.post("/connections/{connection_id}/access-token", responses=problem_responses(401, 404, 409, 502, 503))
+    async def access_token(
+        connection_id: ConnectionIdPath,
+        service: Service,
+        response: Response,
+        renew: Annotated[
+            bool,
+            Query(
+                description="Amazon rejected the token you hold (401/403): drop it and renew."
+                " At most one renewal per connection per 30 s; within that window you get the renewed token."
+            ),
+        ] = False,
+    ) -> IssuedAccessToken:
         """A cached LWA access token of an active connection, renewed ahead of its expiry; audited."""
         response.headers["Cache-Control"] = "no-store"
         try:
-            token = await connections.issue_access_token(deps, service, connection_id)
+            token = await connections.issue_access_token(deps, service, connection_id, renew=renew)
         except NoRefreshToken:
             raise connections.Conflict(f"connection {connection_id} has no consent stored") from None
         except RefreshRefused:
             raise connections.Conflict(
-                f"Amazon refused the consent of connection {connection_id}; the seller must authorize again"
+                f"Amazon refused the consent of connection {connection_id}; the seller must authorize again",
+                kind=AuthErrorKind.GRANT_REJECTED.value,
             ) from None
+        except lwa_client_alert.ClientCredentialsRejected:
+            raise client_rejected() from None
         except spapi.AuthError as exc:
             # Its text names the grant and Amazon's codes only, never a token.
             raise connections.UpstreamFailed(str(exc)) from None

@@ -41,11 +41,13 @@ def router(deps: Deps) -> APIRouter:
     api = APIRouter(tags=["oauth"])
     secure_cookie = deps.public_base_url.startswith("https://")
 
-    @api.get("/setup/{token}", response_class=HTMLResponse, responses={302: _REDIRECT, 400: _REFUSED})
+    @api.get("/setup/{token}", response_class=HTMLResponse, responses={302: _REDIRECT, 400: _REFUSED, 410: _REFUSED})
     async def open_setup_link(token: str) -> Response:
         """The seller opens the link an operator sent: redirect to Amazon's consent page."""
         try:
             consent = await connections.open_setup_link(deps, token)
+        except connections.SetupLinkUsed as exc:
+            return _page("Setup link already used", str(exc).capitalize(), 410)
         except connections.AuthorizationRefused as exc:
             return _page("Setup link not usable", str(exc).capitalize(), 400)
         response = RedirectResponse(consent.url, status_code=302, headers=_HEADERS)

@@ -191,10 +191,11 @@ _LINK_COLUMNS = "id, connection_id, created_by, created_at, expires_at, revoked_
 
 
 async def get_setup_link(
-    conn: asyncpg.Connection, link_id: str, *, token_hash: bytes | None = None
+    conn: asyncpg.Connection, link_id: str, *, token_hash: bytes | None = None, for_update: bool = False
 ) -> SetupLink | None:
     if token_hash is None:
-        row = await conn.fetchrow(f"SELECT {_LINK_COLUMNS} FROM setup_links WHERE id = $1", link_id)
+        lock = " FOR UPDATE" if for_update else ""
+        row = await conn.fetchrow(f"SELECT {_LINK_COLUMNS} FROM setup_links WHERE id = $1{lock}", link_id)
     else:
         row = await conn.fetchrow(
             f"SELECT {_LINK_COLUMNS} FROM setup_links WHERE id = $1 AND token_hash = $2", link_id, token_hash
