@@ -188,6 +188,7 @@ async def running(
     namespace: str,
     clock: Clock | None = None,
     sandbox_consent_page: bool = True,
+    settings_fields: dict[str, Any] | None = None,
     **overrides: str,
 ) -> AsyncIterator[Running]:
     sock = free_socket()
@@ -209,6 +210,7 @@ async def running(
         seller_central_url=sandbox_url if sandbox_consent_page else None,
         spapi_endpoint_url=sandbox_url,
         client_secret_rotated_at=env.get("CLIENT_SECRET_ROTATED_AT"),
+        **(settings_fields or {}),
     )
     clock = clock or Clock()
     topic = namespaced(namespace, "connection.updated")

@@ -15,7 +15,7 @@ import servicekit
 import spapi
 from fastapi import FastAPI
 
-from connector_auth import admin_routes, internal_api, oauth_routes
+from connector_auth import admin_routes, internal_api, oauth_routes, subscriptions
 from connector_auth.access_tokens import AccessTokens
 from connector_auth.crypto import TokenCipher
 from connector_auth.deadline_watch import DeadlineWatch
@@ -42,6 +42,8 @@ class Service:
     workers: list[servicekit.Worker]
     deps: Deps
     deadline_watch: DeadlineWatch
+    # None without NOTIFICATIONS_QUEUE_ARN.
+    subscriptions: subscriptions.Subscriptions | None = None
 
 
 @asynccontextmanager
@@ -57,6 +59,13 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
         httpx.AsyncClient(timeout=30.0) as http,
     ):
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
+        # Every connection change publishes an event; the same moment tells the subscription worker to look.
+        woken: list[Callable[[], None]] = [relay.wake]
+
+        def published() -> None:
+            for wake in woken:
+                wake()
+
         lwa = spapi.LwaClient(http, credentials, token_url=settings.lwa_token_url)
         deps = Deps(
             pool=pool,
@@ -73,7 +82,7 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
             seller_central_url=settings.seller_central_url,
             spapi_endpoint_url=settings.spapi_endpoint_url,
             client_secret_rotated_at=settings.client_secret_rotated_at,
-            published=relay.wake,
+            published=published,
         )
         app = servicekit.create_admin_app(
             SERVICE,
@@ -86,4 +95,14 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
             principals=settings.admin_principals(),
         )
         watch = DeadlineWatch(deps)
-        yield Service(app=app, workers=[relay, watch], deps=deps, deadline_watch=watch)
+        workers: list[servicekit.Worker] = [relay, watch]
+        subscriber = None
+        if settings.notifications_queue_arn:
+            subscriber = subscriptions.Subscriptions(
+                deps,
+                queue_arn=settings.notifications_queue_arn,
+                destination_name=settings.notifications_destination_name,
+            )
+            woken.append(subscriber.wake)
+            workers.append(subscriber)
+        yield Service(app=app, workers=workers, deps=deps, deadline_watch=watch, subscriptions=subscriber)

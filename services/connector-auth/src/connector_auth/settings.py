@@ -35,6 +35,11 @@ class Settings(ServiceSettings):
     spapi_endpoint_url: str | None = None
     # `version=beta` on the consent URL, needed while the app is a draft (error MD1000 otherwise).
     spapi_draft_app: bool = False
+    # The SQS queue Amazon sends ORDER_CHANGE to (arn:aws:sqs:<region>:<account>:<name>). Unset: no seller is
+    # subscribed, and orders arrive only through orders-ingest's polling.
+    notifications_queue_arn: str | None = Field(default=None, pattern=r"^arn:aws:sqs:\S+:\S+:\S+$")
+    # The name the application's destination for that queue gets at Amazon.
+    notifications_destination_name: str = Field(default="orders-ingest-notifications", min_length=1, max_length=256)
 
     @field_validator("token_encryption_keys")
     @classmethod
