@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from spapi_sandbox.notifications import queue_url
+from testkit import eventually
 
 ARN = "arn:aws:sqs:us-east-1:000000000000:orders-ingest-notifications"
 SCOPE = "sellingpartnerapi::notifications"
@@ -96,3 +99,29 @@ def test_an_sqs_arn_maps_to_the_endpoints_account_and_queue() -> None:
     )
     with pytest.raises(ValueError):
         queue_url("http://127.0.0.1:19324", "arn:aws:sqs:us-east-1:queue-without-account")
+
+
+async def subscribe_default_seller(api: httpx.AsyncClient) -> None:
+    destination_id = (await create_destination(api)).json()["payload"]["destinationId"]
+    body = {"payloadVersion": "1.0", "destinationId": destination_id}
+    assert (await api.post("/notifications/v1/subscriptions/ORDER_CHANGE", json=body)).status_code == 200
+
+
+async def delivery_counts(api: httpx.AsyncClient) -> dict[str, int]:
+    status = (await api.get("/_sandbox/notifications")).json()
+    return {k: status[k] for k in ("sqs_delivered", "sqs_failed")}
+
+
+async def test_an_undeliverable_order_change_is_counted_as_failed(api: httpx.AsyncClient) -> None:
+    await subscribe_default_seller(api)
+    await api.post("/_sandbox/orders", json={"items": [{"sku": "SKU-1", "quantity": 1}]})  # no SQS endpoint set
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    await api.post("/_sandbox/notifications/sqs-endpoint", json={"url": f"http://127.0.0.1:{port}"})
+    await api.post("/_sandbox/orders", json={"items": [{"sku": "SKU-1", "quantity": 1}]})  # nobody listens there
+
+    async def both_failed() -> bool:
+        return await delivery_counts(api) == {"sqs_delivered": 0, "sqs_failed": 2}
+
+    await eventually(both_failed, timeout=10)
