@@ -18,7 +18,7 @@ from orders_ingest import bootstrap
 from orders_ingest.notification_queue import NotificationQueue
 from orders_ingest.notifications import order_change_schema
 from prometheus_client import REGISTRY
-from testkit import PrivatePostgres, SqsQueue, eventually, private_postgres, sqs_queue
+from testkit import PrivatePostgres, SqsQueue, eventually, private_postgres, private_sqs, sqs_client, sqs_queue
 from testkit.sandbox import Sandbox
 
 from .harness import running
@@ -142,3 +142,33 @@ async def test_a_message_whose_effect_fails_stays_on_the_queue_and_comes_back_af
         assert event.data.amazon_order_id == order["AmazonOrderId"]
         await eventually(queue.empty, timeout=20)
         assert in_outage() == 0
+
+
+@pytest.mark.slow
+async def test_an_sqs_outage_is_ridden_out_and_the_queue_is_read_again_after(
+    repo_root: Path, database_url, kafka_bootstrap, sandbox: Sandbox, topics, producer
+) -> None:
+    order = sandbox.create_order([{"sku": "TENT-2P", "quantity": 1}])
+    with private_sqs(repo_root, default_queues=True) as server:
+        url = server.queue_url("orders-ingest-notifications")
+        queue = SqsQueue(endpoint_url=server.url, url=url, name="orders-ingest-notifications", client=None)
+        async with (
+            running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics,
+                    queue=queue, notifications_wait_seconds=1) as h,
+        ):  # fmt: skip
+            await h.connect(producer, "conn-sqs-outage", order_poll_interval_minutes=240)
+            await h.wait_for_run(trigger="scheduled")
+            await asyncio.to_thread(server.stop)
+
+            async def riding_it_out() -> bool:
+                return in_outage() == 1
+
+            await eventually(riding_it_out, timeout=30)
+            await asyncio.to_thread(server.start)  # the configured queue is there again, empty
+            async with sqs_client(server.url) as client:
+                await client.send_message(
+                    QueueUrl=url, MessageBody=json.dumps(order_change(sandbox, order["AmazonOrderId"]))
+                )
+            (event,) = await h.received(expect=1, timeout=60)
+            assert event.data.amazon_order_id == order["AmazonOrderId"]
+            assert in_outage() == 0

@@ -119,14 +119,13 @@ class PrivateSqs:
     script: Path
     cachedir: Path
     port: int
+    default_queues: bool = False
 
     def run(self, command: str) -> str:
-        """`infra/elasticmq/elasticmq.sh <command>` against this server (no default queues): start, stop or status."""
-        return _run(
-            self.script,
-            command,
-            {"SQS_CACHE_DIR": str(self.cachedir), "SQS_PORT": str(self.port), "SQS_QUEUES": "none"},
-        )
+        """`infra/elasticmq/elasticmq.sh <command>` against this server: start, stop or status."""
+        queues = "default" if self.default_queues else "none"
+        env = {"SQS_CACHE_DIR": str(self.cachedir), "SQS_PORT": str(self.port), "SQS_QUEUES": queues}
+        return _run(self.script, command, env)
 
     def start(self) -> None:
         self.run("start")
@@ -138,12 +137,20 @@ class PrivateSqs:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def queue_url(self, name: str) -> str:
+        return f"{self.url}/000000000000/{name}"
+
 
 @contextmanager
-def private_sqs(repo_root: Path) -> Iterator[PrivateSqs]:
-    """A started ElasticMQ (jars shared with the local one); its queues live in memory and go when it stops."""
+def private_sqs(repo_root: Path, *, default_queues: bool = False) -> Iterator[PrivateSqs]:
+    """A started ElasticMQ (jars shared with the local one); its queues live in memory and go when it stops.
+
+    `default_queues`: created at every start from infra/elasticmq/queues.conf (orders-ingest-notifications and its
+    dead letters), so a queue survives a restart as a configured one would on AWS.
+    """
     with _workdir() as workdir:
-        server = PrivateSqs(repo_root / "infra" / "elasticmq" / "elasticmq.sh", workdir / "elasticmq", free_port())
+        script = repo_root / "infra" / "elasticmq" / "elasticmq.sh"
+        server = PrivateSqs(script, workdir / "elasticmq", free_port(), default_queues)
         try:
             server.start()
             yield server

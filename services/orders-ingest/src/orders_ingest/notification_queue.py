@@ -17,8 +17,8 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
 from servicekit import Outage, is_outage
 
 from orders_ingest.notifications import NotificationIntake
@@ -30,6 +30,16 @@ BATCH = 10  # SQS's maximum per ReceiveMessage
 
 class SqsUnreachable(ConnectionError):
     """botocore's connection errors are not OSErrors; as this one, servicekit treats them as an outage."""
+
+
+def _unreachable(exc: Exception) -> bool:
+    if isinstance(exc, BotocoreConnectionError | HTTPClientError):
+        return True
+    # SQS answering 5xx or throttling is SQS being away too; any other refusal (no such queue, access denied) is ours.
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in ("ThrottlingException", "RequestThrottled")
+    return False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,16 +131,20 @@ class NotificationQueue:
                 MaxNumberOfMessages=BATCH,
                 WaitTimeSeconds=self._settings.wait_seconds,
             )
-        except (BotocoreConnectionError, HTTPClientError) as exc:
-            raise SqsUnreachable(type(exc).__name__) from exc
+        except Exception as exc:
+            if _unreachable(exc):
+                raise SqsUnreachable(type(exc).__name__) from exc
+            raise
         messages: list[dict[str, Any]] = answer.get("Messages", [])
         return messages
 
     async def _delete(self, entries: list[dict[str, str]]) -> None:
         try:
             answer = await self._client.delete_message_batch(QueueUrl=self._settings.queue_url, Entries=entries)
-        except (BotocoreConnectionError, HTTPClientError) as exc:
-            raise SqsUnreachable(type(exc).__name__) from exc
+        except Exception as exc:
+            if _unreachable(exc):
+                raise SqsUnreachable(type(exc).__name__) from exc
+            raise
         if failed := answer.get("Failed"):
             # Redelivered later and then a duplicate for the intake: harmless, but worth seeing.
             log.warning("SQS refused to delete %d messages", len(failed), extra={"codes": [f["Code"] for f in failed]})
