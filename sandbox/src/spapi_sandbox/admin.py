@@ -7,11 +7,10 @@ which records only what arrived through the SP-API.
 from __future__ import annotations
 
 import dataclasses
-import dataclasses
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from spapi_sandbox import generator, orders
 from spapi_sandbox.faults import Fault
@@ -20,6 +19,7 @@ from spapi_sandbox.state import (
     DEFAULT_REFRESH_TOKEN,
     DEFAULT_SELLER_ID,
     MARKETPLACES,
+    PII_ROLES,
     Listing,
     Order,
     Seller,
@@ -34,6 +34,8 @@ class SellerIn(BaseModel):
     region: Literal["NA", "EU", "FE"] | None = None
     marketplace_ids: list[str] = Field(min_length=1)
     store_name: str | None = None
+    # The restricted roles behind the buyer PII Amazon returns; None keeps them all.
+    pii_roles: list[Literal["DIRECT_TO_CONSUMER_DELIVERY", "TAX_INVOICING"]] | None = None
 
 
 class ListingIn(BaseModel):
@@ -72,6 +74,7 @@ class OrderIn(BaseModel):
     buyer: dict[str, str] | None = None
     address: dict[str, str] | None = None
     amazon_order_id: str | None = Field(default=None, pattern=r"^\d{3}-\d{7}-\d{7}$")
+    latest_delivery: AwareDatetime | None = None
 
 
 class TransitionIn(BaseModel):
@@ -106,6 +109,7 @@ def seller_view(world: World, seller: Seller, refresh_token: str | None = None) 
         "region": seller.region,
         "marketplace_ids": seller.marketplace_ids,
         "store_name": seller.store_name,
+        "pii_roles": sorted(seller.pii_roles),
     }
     if refresh_token:
         view["refresh_token"] = refresh_token
@@ -210,6 +214,7 @@ def router(world: World) -> APIRouter:
                 region=region,
                 marketplace_ids=list(body.marketplace_ids),
                 store_name=body.store_name or (existing.store_name if existing else f"Store {seller_id}"),
+                pii_roles=frozenset(PII_ROLES if body.pii_roles is None else body.pii_roles),
             )
         )
         return seller_view(world, seller, world.tokens.refresh_token_for(seller_id))
@@ -274,6 +279,7 @@ def router(world: World) -> APIRouter:
                     buyer=body.buyer,
                     address=body.address,
                     order_id=body.amazon_order_id,
+                    latest_delivery=body.latest_delivery,
                 ),
             )
         except orders.OrderRejected as error:
@@ -370,11 +376,6 @@ def router(world: World) -> APIRouter:
         world.notifier.sqs_endpoint = body.url
         return {"url": body.url}
 
-    @api.post("/notifications/sqs-endpoint")
-    async def set_sqs_endpoint(body: DestinationIn) -> dict[str, Any]:
-        world.notifier.sqs_endpoint = body.url
-        return {"url": body.url}
-
     @api.get("/notifications")
     async def notifications(order_id: str | None = None) -> dict[str, Any]:
         sent = [
@@ -386,11 +387,6 @@ def router(world: World) -> APIRouter:
             "url": world.notifier.url,
             "delivered": world.notifier.delivered,
             "failed": world.notifier.failed,
-            "sqs_endpoint": world.notifier.sqs_endpoint,
-            "sqs_delivered": world.notifier.sqs_delivered,
-            "sqs_failed": world.notifier.sqs_failed,
-            "destinations": [dataclasses.asdict(d) for d in world.notifier.destinations.values()],
-            "subscriptions": [dataclasses.asdict(s) for s in world.notifier.subscriptions.values()],
             "sqs_endpoint": world.notifier.sqs_endpoint,
             "sqs_delivered": world.notifier.sqs_delivered,
             "sqs_failed": world.notifier.sqs_failed,
