@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--order-generator", type=float, default=0.0, metavar="RATE", help="generate RATE orders per minute"
     )
+    parser.add_argument(
+        "--write-delay",
+        type=float,
+        default=SandboxConfig().write_apply_seconds,
+        metavar="SECONDS",
+        help="Amazon-time until an accepted confirmShipment/patch/putListingsItem takes effect (÷ speedup)",
+    )
     parser.add_argument("--models-dir", type=Path, help="directory of the official SP-API models")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--log-level", default="info")
@@ -38,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         notify_url=args.notify_url,
         sqs_endpoint=args.sqs_endpoint,
         orders_per_minute=args.order_generator,
+        write_apply_seconds=args.write_delay,
         models_dir=args.models_dir,
         seed=args.seed,
     )

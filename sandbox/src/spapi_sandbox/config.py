@@ -31,6 +31,8 @@ class SandboxConfig:
     feed_processing_seconds: float = 10.0
     report_processing_seconds: float = 10.0
     pending_seconds: float = 60.0
+    # confirmShipment and patch/putListingsItem are answered at once and take effect this much later.
+    write_apply_seconds: float = 30.0
     # searchOrders only sees orders older than this (Amazon: "at least two minutes before now").
     order_visibility_lag_seconds: float = 120.0
     access_token_ttl_seconds: int = 3600

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import uuid
 from typing import Any
 
+from spapi_sandbox import deferred
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.state import Listing, iso, utcnow
 from spapi_sandbox.world import Call, Reply, World
+
+logger = logging.getLogger(__name__)
 
 FA = "fulfillment_availability"
 _FA_FIELDS = {
@@ -320,25 +324,44 @@ async def patch_listings_item(world: World, call: Call) -> Reply:
     _authorize(world, call)
     preview = call.params.get("mode") == "VALIDATION_PREVIEW"
     sku = call.params["sku"]
-    outcome = patch_listing(
-        world, call.seller_id, sku, call.body["patches"], source="patchListingsItem", ref=sku, commit=not preview
-    )
+    patches = call.body["patches"]
+    # Checked now against the listing as it is; applied (to the listing as it is then) a little later.
+    outcome = patch_listing(world, call.seller_id, sku, patches, source="patchListingsItem", ref=sku, commit=False)
+    if outcome.accepted and not preview:
+        deferred.apply_later(
+            world,
+            lambda: _log_refusal(
+                patch_listing(world, call.seller_id, sku, patches, source="patchListingsItem", ref=sku)
+            ),
+        )
     return Reply(200, _submission(call, outcome, world.state.listing(call.seller_id, sku), preview))
+
+
+def _log_refusal(outcome: Outcome) -> None:
+    if not outcome.accepted:
+        # The listing changed between acceptance and processing; Amazon would report it as a listing issue.
+        logger.info("a deferred listings write was refused when applied: %s", [i.code for i in outcome.issues])
 
 
 async def put_listings_item(world: World, call: Call) -> Reply:
     _authorize(world, call)
     preview = call.params.get("mode") == "VALIDATION_PREVIEW"
     sku = call.params["sku"]
-    outcome = put_listing(
-        world,
-        call.seller_id,
-        sku,
-        call.body["productType"],
-        call.body["attributes"],
-        marketplace_id=call.params["marketplaceIds"][0],
-        source="putListingsItem",
-        ref=sku,
-        commit=not preview,
-    )
+
+    def put(commit: bool) -> Outcome:
+        return put_listing(
+            world,
+            call.seller_id,
+            sku,
+            call.body["productType"],
+            call.body["attributes"],
+            marketplace_id=call.params["marketplaceIds"][0],
+            source="putListingsItem",
+            ref=sku,
+            commit=commit,
+        )
+
+    outcome = put(commit=False)
+    if outcome.accepted and not preview:
+        deferred.apply_later(world, lambda: _log_refusal(put(commit=True)))
     return Reply(200, _submission(call, outcome, world.state.listing(call.seller_id, sku), preview))

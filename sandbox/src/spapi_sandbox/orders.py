@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from spapi_sandbox import deferred
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.state import (
     DIRECT_TO_CONSUMER_DELIVERY,
@@ -302,6 +304,16 @@ def _announce(world: World, order: Order, change_type: str, reason: str) -> None
 
 
 def confirm_shipment(world: World, seller_id: str, order_id: str, body: dict[str, Any]) -> Order:
+    """Accept and apply at once (domain tests); the API handler applies later, as Amazon does."""
+    accept_shipment(world, seller_id, order_id, body)()
+    return world.state.orders[order_id]
+
+
+def accept_shipment(world: World, seller_id: str, order_id: str, body: dict[str, Any]) -> Callable[[], None]:
+    """Check a confirmation against the order and what is already accepted; return the change to apply.
+
+    Raises ApiError (400 InvalidInput) for what Amazon refuses at once.
+    """
     order = world.state.orders.get(order_id)
     if order is None or order.seller_id != seller_id:
         raise ApiError.invalid_input(f"Invalid order id: {order_id}")
@@ -333,58 +345,78 @@ def confirm_shipment(world: World, seller_id: str, order_id: str, body: dict[str
         quantities[line["orderItemId"]] = quantities.get(line["orderItemId"], 0) + line["quantity"]
     if not quantities:
         raise ApiError.invalid_input("orderItems must not be empty.")
+    details = {
+        "carrier_code": carrier,
+        "carrier_name": package.get("carrierName"),
+        "tracking_number": package["trackingNumber"],
+        "ship_date": package["shipDate"],
+        "shipping_method": package.get("shippingMethod"),
+    }
 
-    existing = next((p for p in order.packages if p.package_reference_id == reference), None)
-    if existing is not None:
+    applied = next((p for p in order.packages if p.package_reference_id == reference), None)
+    known = applied.items if applied is not None else order.pending_packages.get(reference)
+    if known is not None:
         # Amazon lets a confirmed package be edited (carrier, tracking); its items cannot change.
-        if existing.items != quantities:
+        if known != quantities:
             raise ApiError.invalid_input(f"packageReferenceId {reference} was already confirmed with other items.")
-        existing.carrier_code, existing.carrier_name = carrier, package.get("carrierName")
-        existing.tracking_number, existing.ship_date = package["trackingNumber"], package["shipDate"]
-        existing.shipping_method = package.get("shippingMethod")
-        _touch(order)
-        world.ledger.record(
-            kind="shipment_update",
-            seller_id=seller_id,
-            source="confirmShipment",
-            ref=reference,
-            order_id=order_id,
-            value=_ledger_value(existing),
-        )
-        return order
+        return lambda: _edit_package(world, order, reference, details)
     for item_id, quantity in quantities.items():
         item = order.item(item_id)
         assert item is not None
-        if quantity > item.quantity_left:
+        free = item.quantity_left - item.quantity_pending
+        if quantity > free:
             raise ApiError.invalid_input(
-                f"Quantity {quantity} for orderItemId {item_id} exceeds the {item.quantity_left} left to ship."
+                f"Quantity {quantity} for orderItemId {item_id} exceeds the {free} left to ship."
             )
     for item_id, quantity in quantities.items():
         item = order.item(item_id)
         assert item is not None
-        item.quantity_shipped += quantity
-    created = Package(
-        package_reference_id=reference,
-        carrier_code=carrier,
-        carrier_name=package.get("carrierName"),
-        tracking_number=package["trackingNumber"],
-        ship_date=package["shipDate"],
-        shipping_method=package.get("shippingMethod"),
-        items=quantities,
+        item.quantity_pending += quantity
+    order.pending_packages[reference] = quantities
+    return lambda: _add_package(world, order, Package(package_reference_id=reference, items=quantities, **details))
+
+
+def _edit_package(world: World, order: Order, reference: str, details: dict[str, Any]) -> None:
+    existing = next((p for p in order.packages if p.package_reference_id == reference), None)
+    if existing is None:  # its first confirmation was dropped (the order was cancelled meanwhile)
+        return
+    for name, value in details.items():
+        setattr(existing, name, value)
+    _touch(order)
+    world.ledger.record(
+        kind="shipment_update",
+        seller_id=order.seller_id,
+        source="confirmShipment",
+        ref=reference,
+        order_id=order.order_id,
+        value=_ledger_value(existing),
     )
+
+
+def _add_package(world: World, order: Order, created: Package) -> None:
+    order.pending_packages.pop(created.package_reference_id, None)
+    for item_id, quantity in created.items.items():
+        item = order.item(item_id)
+        assert item is not None
+        item.quantity_pending -= quantity
+    if order.status == "Canceled":
+        return  # cancelled between acceptance and processing: nothing ships
+    for item_id, quantity in created.items.items():
+        item = order.item(item_id)
+        assert item is not None
+        item.quantity_shipped += quantity
     order.packages.append(created)
     order.status = "Shipped" if all(i.quantity_left == 0 for i in order.items) else "PartiallyShipped"
     _touch(order)
     world.ledger.record(
         kind="shipment",
-        seller_id=seller_id,
+        seller_id=order.seller_id,
         source="confirmShipment",
-        ref=reference,
-        order_id=order_id,
+        ref=created.package_reference_id,
+        order_id=order.order_id,
         value=_ledger_value(created),
     )
     _announce(world, order, "OrderStatusChange", f"Order {order.status}")
-    return order
 
 
 def _ledger_value(package: Package) -> dict[str, Any]:
@@ -397,7 +429,7 @@ def _ledger_value(package: Package) -> dict[str, Any]:
 
 
 async def confirm_shipment_handler(world: World, call: Call) -> Reply:
-    confirm_shipment(world, call.seller_id, call.params["orderId"], call.body)
+    deferred.apply_later(world, accept_shipment(world, call.seller_id, call.params["orderId"], call.body))
     return Reply(204)
 
 

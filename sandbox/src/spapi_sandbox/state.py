@@ -174,6 +174,8 @@ class OrderItem:
     discount: str = "0.00"
     shipping_discount: str = "0.00"
     quantity_shipped: int = 0
+    # Accepted by confirmShipment but not applied yet (deferred.apply_later): no longer free to confirm.
+    quantity_pending: int = 0
     buyer_cancel_requested: bool = False
     cancel_reason: str | None = None
 
@@ -214,6 +216,8 @@ class Order:
     earliest_delivery: datetime
     latest_delivery: datetime
     packages: list[Package] = dataclasses.field(default_factory=list)
+    # packageReferenceId -> items of confirmations accepted but not applied yet.
+    pending_packages: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def item(self, order_item_id: str) -> OrderItem | None:
         return next((i for i in self.items if i.order_item_id == order_item_id), None)

@@ -123,6 +123,8 @@ def test_order_lifecycle_with_notifications(sandbox: Sandbox, receiver: tuple[st
     shipped = sandbox.client.post(f"/orders/v0/orders/{order_id}/shipmentConfirmation", headers=headers, json=confirm)
     assert shipped.status_code == 204
     assert shipped.headers["x-amzn-RateLimit-Limit"] == "200"
+    # Accepted at once, applied a little later (write_apply_seconds): wait before reading back, as against Amazon.
+    eventually_sync(lambda: sandbox.order(order_id)["OrderStatus"] == "Shipped", interval=0.05)
     got = sandbox.client.get(
         f"/orders/2026-01-01/orders/{order_id}", headers=headers, params={"includedData": "PACKAGES,FULFILLMENT"}
     ).json()["order"]
@@ -298,14 +300,15 @@ def test_latency_after_applies_the_write_then_loses_the_answer(sandbox: Sandbox)
     sandbox.fault(operation="confirmShipment", latency_after_ms=1500, count=1)
     with httpx.Client(base_url=sandbox.url, timeout=0.3) as impatient, pytest.raises(httpx.TimeoutException):
         impatient.post(path, headers=headers, json=_confirm_body(order))
-    # Amazon applied it before the answer was lost, and says so while the answer is still on its way.
-    assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment"]
+    # Amazon accepted it before the answer was lost, and applies it while the answer is still on its way.
+    eventually_sync(lambda: [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment"], interval=0.05)
     assert [r["status"] for r in sandbox.requests(operation="confirmShipment")] == [204]
     assert sandbox.order(order_id)["OrderStatus"] == "Shipped"
     # count=1: the next call answers at once; resending the package edits it and ships nothing more.
     started = time.monotonic()
     assert sandbox.client.post(path, headers=headers, json=_confirm_body(order)).status_code == 204
     assert time.monotonic() - started < 1.0
+    eventually_sync(lambda: len(sandbox.ledger(order_id=order_id)) == 2, interval=0.05)
     assert [e["kind"] for e in sandbox.ledger(order_id=order_id)] == ["shipment", "shipment_update"]
 
 

@@ -94,9 +94,17 @@ async def test_patch_and_get_listings_item(amazon: spapi.SpApiClient, admin: htt
     )
     result = await amazon.listings.patch_listings_item("WH/SKU 1", request, marketplace_ids=[MARKETPLACE])
     assert result.accepted, result.issues
-    item = await amazon.listings.get_listings_item(
-        "WH/SKU 1", marketplace_ids=[MARKETPLACE], included_data=["summaries", "fulfillmentAvailability", "attributes"]
-    )
+
+    async def applied() -> spapi.ListingsItem | None:
+        # ACCEPTED is not applied: Amazon shows the change a little later, so read back until it does.
+        item = await amazon.listings.get_listings_item(
+            "WH/SKU 1",
+            marketplace_ids=[MARKETPLACE],
+            included_data=["summaries", "fulfillmentAvailability", "attributes"],
+        )
+        return item if item.fulfillment_availability[0].quantity == 7 else None
+
+    item = await eventually(applied)
     assert item.fulfillment_availability == [
         spapi.FulfillmentAvailability(fulfillment_channel_code="DEFAULT", quantity=7)
     ]
@@ -176,10 +184,14 @@ async def test_confirm_shipment_partial_then_full(amazon: spapi.SpApiClient, adm
         got = await amazon.orders.get_order(order_id, included_data=[IncludedData.FULFILLMENT])
         return got.fulfillment.fulfillment_status if got.fulfillment else None
 
+    async def becomes(wanted: str) -> bool:
+        return await status() == wanted
+
+    # confirmShipment answers 204 on acceptance; the order shows it a little later.
     await amazon.orders_v0.confirm_shipment(order_id, shipment(order, "1", 1))
-    assert await status() == "PARTIALLY_SHIPPED"
+    await eventually(lambda: becomes("PARTIALLY_SHIPPED"))
     await amazon.orders_v0.confirm_shipment(order_id, shipment(order, "2", 2))
-    assert await status() == "SHIPPED"
+    await eventually(lambda: becomes("SHIPPED"))
     entries = await ledger(admin, order_id=order_id, kind="shipment")
     assert [e["ref"] for e in entries] == ["1", "2"]
 

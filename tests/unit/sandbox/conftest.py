@@ -32,6 +32,7 @@ def app_config() -> SandboxConfig:
         feed_processing_seconds=0.01,
         report_processing_seconds=0.02,
         order_visibility_lag_seconds=0,
+        write_apply_seconds=0.1,  # long enough to see a write accepted but not applied
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from spapi_sandbox.listings import patch_listing
 from spapi_sandbox.state import Listing
 from spapi_sandbox.world import World
+from testkit import eventually
 
 SELLER = "A1SANDBOXSELLER"
 PATH = "/attributes/fulfillment_availability"
@@ -138,9 +139,18 @@ async def test_patch_and_get_over_the_api(api: Any) -> None:
     assert patched.status_code == 200, patched.text
     assert patched.json()["status"] == "ACCEPTED"
     assert patched.headers["x-amzn-RateLimit-Limit"] == "5"
-    got = await api.get(path, params={**params, "includedData": "attributes,fulfillmentAvailability"})
-    assert got.json()["fulfillmentAvailability"] == [{"fulfillmentChannelCode": "DEFAULT", "quantity": 9}]
-    assert got.json()["attributes"]["fulfillment_availability"][0]["lead_time_to_ship_max_days"] == 4
+    read = {**params, "includedData": "attributes,fulfillmentAvailability"}
+    # Accepted is not applied: a read straight after still shows the old quantity, as on Amazon.
+    assert (await api.get(path, params=read)).json()["fulfillmentAvailability"][0]["quantity"] == 2
+
+    async def applied() -> bool:  # watched on the sandbox's state: polling getListingsItem would spend its burst
+        listing = api.world.state.listing(SELLER, "SKU/1")
+        return listing is not None and listing.quantity == 9
+
+    await eventually(applied, timeout=5, interval=0.01)
+    got = (await api.get(path, params=read)).json()
+    assert got["fulfillmentAvailability"] == [{"fulfillmentChannelCode": "DEFAULT", "quantity": 9}]
+    assert got["attributes"]["fulfillment_availability"][0]["lead_time_to_ship_max_days"] == 4
     other_seller = await api.get("/listings/2021-08-01/items/AOTHER/SKU%2F1", params=params)
     assert other_seller.status_code == 403
     missing = await api.get(f"/listings/2021-08-01/items/{SELLER}/NOPE", params=params)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from spapi_sandbox import ratelimit
 from spapi_sandbox.ratelimit import RATES, RateLimiter, header_value
+from testkit import eventually
 
 LISTING = "/listings/2021-08-01/items/A1SANDBOXSELLER/SKU-1"
 
@@ -68,7 +69,11 @@ async def test_sixth_patch_in_a_burst_gets_429_without_rate_header(api: httpx.As
     }
     assert "x-amzn-RateLimit-Limit" not in response.headers
     world = api.world  # type: ignore[attr-defined]
-    assert len(world.ledger.query(kind="quantity")) == 5
+
+    async def applied() -> bool:
+        return len(world.ledger.query(kind="quantity")) == 5
+
+    await eventually(applied, timeout=5, interval=0.01)  # the five accepted patches take effect shortly after
     throttled = [r for r in world.state.requests if r.status == 429]
     assert [r.operation for r in throttled] == ["patchListingsItem"]
 
