@@ -34,11 +34,13 @@ class Process:
     port: int
     ready_path: str
     args: tuple[str, ...] = ("serve",)
+    # A second listener for what browsers reach (connector-auth's /setup/* and /oauth/callback).
+    public_port: int | None = None
 
 
 PROCESSES = [
     Process("spapi-sandbox", "spapi_sandbox", SANDBOX_PORT, "/_sandbox/requests", ("--port", str(SANDBOX_PORT))),
-    Process("connector-auth", "connector_auth", 18101, "/readyz"),
+    Process("connector-auth", "connector_auth", 18101, "/readyz", public_port=18111),
     Process("orders-ingest", "orders_ingest", 18102, "/readyz"),
     Process("stock-publisher", "stock_publisher", 18103, "/readyz"),
     Process("shipment-relay", "shipment_relay", 18104, "/readyz"),
@@ -89,7 +91,8 @@ def environment(process: Process) -> dict[str, str]:
         "LWA_TOKEN_URL": f"{sandbox}/auth/o2/token",
         "SELLER_CENTRAL_URL": sandbox,
         "CONNECTOR_AUTH_URL": "http://127.0.0.1:18101",
-        "PUBLIC_BASE_URL": "http://127.0.0.1:18101",
+        "PUBLIC_PORT": "18111",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:18111",
         # ElasticMQ (infra/elasticmq, `make sqs`): the queue the sandbox delivers ORDER_CHANGE to, as Amazon would.
         "SQS_ENDPOINT_URL": SQS_URL,
         "NOTIFICATIONS_QUEUE_URL": f"{SQS_URL}/000000000000/orders-ingest-notifications",
@@ -154,6 +157,8 @@ def up() -> int:
     print(f"{'process':<17} {'listens on':<24} log")
     for process in PROCESSES:
         print(f"{process.name:<17} http://127.0.0.1:{process.port:<7} .run/logs/{process.name}.log")
+        if process.public_port:
+            print(f"{'  (public)':<17} http://127.0.0.1:{process.public_port:<7} /setup/*, /oauth/callback only")
     print("admin API docs at <address>/docs; admin bearer tokens (viewer/operator/admin) are in .cache/local.env")
     return 1 if failed else 0
 

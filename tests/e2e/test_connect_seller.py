@@ -65,6 +65,8 @@ class Process:
     url: str
     env: dict[str, str]
     process: asyncio.subprocess.Process
+    # PUBLIC_BASE_URL: the listener of /setup/* and /oauth/callback alone.
+    public_url: str = ""
 
     def headers(self, who: str) -> dict[str, str]:
         spec = self.env["SERVICE_TOKENS"] if who == "orders-ingest" else self.env["ADMIN_TOKENS"]
@@ -82,8 +84,8 @@ async def _ready(url: str) -> bool:
 @pytest_asyncio.fixture
 async def connector_auth(empty_database_url: str, kafka_bootstrap: str, sandbox: Sandbox) -> AsyncIterator[Process]:
     await ensure_registry_topic(kafka_bootstrap)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    port, public_port = free_port(), free_port()
+    url, public_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{public_port}"
     env = {
         **os.environ,
         **secret_env(),
@@ -91,7 +93,8 @@ async def connector_auth(empty_database_url: str, kafka_bootstrap: str, sandbox:
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ADMIN_PORT": str(port),
         "LOG_LEVEL": "DEBUG",
-        "PUBLIC_BASE_URL": url,
+        "PUBLIC_PORT": str(public_port),
+        "PUBLIC_BASE_URL": public_url,
         "LWA_TOKEN_URL": f"{sandbox.url}/auth/o2/token",
         "SELLER_CENTRAL_URL": sandbox.url,
         "SPAPI_ENDPOINT_URL": sandbox.url,
@@ -100,7 +103,7 @@ async def connector_auth(empty_database_url: str, kafka_bootstrap: str, sandbox:
         sys.executable, "-m", "connector_auth", "serve", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    running = Process(url, env, process)
+    running = Process(url, env, process, public_url)
     try:
         await eventually(lambda: _ready(url), timeout=60, interval=0.3)
         yield running
@@ -142,7 +145,13 @@ async def test_operator_connects_a_seller_and_services_get_access_tokens(
             landed = await browser.get(auto)
         assert landed.status_code == 200, landed.text
         assert [r.status_code for r in landed.history] == [302]
+        assert str(landed.url).startswith(f"{connector_auth.public_url}/oauth/callback?")
         assert parse_qs(urlsplit(str(landed.url)).query)["selling_partner_id"] == [sandbox.seller_id]
+        # The internal port serves no public route and the public one nothing else.
+        assert (await api.get("/oauth/callback")).status_code == 404
+        async with httpx.AsyncClient(base_url=connector_auth.public_url, timeout=30) as public:
+            for path in ("/admin/connections", "/metrics", "/docs", "/readyz"):
+                assert (await public.get(path, headers=connector_auth.headers("admin"))).status_code == 404, path
 
         connection = await api.get(f"/admin/connections/{connection_id}", headers=connector_auth.headers("viewer"))
         assert connection.json()["status"] == "active"

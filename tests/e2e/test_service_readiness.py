@@ -85,6 +85,7 @@ async def test_every_service_migrates_its_own_schema_and_serves_health(
     # What infra/stack.py hands every process; each service reads only its own part.
     env |= {
         "PUBLIC_BASE_URL": "http://127.0.0.1:1",
+        "PUBLIC_PORT": str(free_port()),
         "CONNECTOR_AUTH_URL": "http://127.0.0.1:1",
         "SPAPI_ENDPOINT_URL": "http://127.0.0.1:1",
         "SERVICE_TOKEN": secrets.token_urlsafe(24),

@@ -1,7 +1,9 @@
-"""connector-auth running in the test's event loop: real PostgreSQL, Kafka, sandbox and a real HTTP port.
+"""connector-auth running in the test's event loop: real PostgreSQL, Kafka, sandbox and real HTTP ports.
 
-The admin app listens on a real socket so the sandbox's consent page can redirect a real HTTP client back
-to `/oauth/callback`. The clock is the wall clock plus an offset a test may move forward.
+Both listeners are real sockets, as in production: the admin app (`base_url`: /admin, /internal, /metrics)
+and the public app (`public_url` = PUBLIC_BASE_URL: /setup/*, /oauth/callback), so the sandbox's consent page
+redirects a real HTTP client back to the public one. The clock is the wall clock plus an offset a test may
+move forward.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Running:
     kafka_bootstrap: str
     database_url: str
     secrets: dict[str, str] = field(default_factory=dict)
+    public_url: str = ""
 
     @property
     def deps(self) -> Any:
@@ -191,8 +194,9 @@ async def running(
     settings_fields: dict[str, Any] | None = None,
     **overrides: str,
 ) -> AsyncIterator[Running]:
-    sock = free_socket()
+    sock, public_sock = free_socket(), free_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    public_url = f"http://127.0.0.1:{public_sock.getsockname()[1]}"
     env = secret_env(**overrides)
     settings = Settings(
         database_url=database_url,
@@ -205,7 +209,8 @@ async def running(
         lwa_client_id=env["LWA_CLIENT_ID"],
         lwa_client_secret=env["LWA_CLIENT_SECRET"],
         spapi_application_id=env["SPAPI_APPLICATION_ID"],
-        public_base_url=base_url,
+        public_base_url=public_url,
+        public_port=public_sock.getsockname()[1],
         lwa_token_url=f"{sandbox_url}/auth/o2/token",
         seller_central_url=sandbox_url if sandbox_consent_page else None,
         spapi_endpoint_url=sandbox_url,
@@ -215,20 +220,31 @@ async def running(
     clock = clock or Clock()
     topic = namespaced(namespace, "connection.updated")
     async with bootstrap.build(settings, clock=clock) as service:
-        server = uvicorn.Server(
-            uvicorn.Config(service.app, log_config=None, access_log=False, lifespan="off", log_level="warning")
-        )
-        http = asyncio.create_task(server.serve(sockets=[sock]))
+        (public,) = service.listeners
+        servers = [_server(service.app), _server(public.app)]
+        https = [
+            asyncio.create_task(server.serve(sockets=[s]))
+            for server, s in zip(servers, (sock, public_sock), strict=True)
+        ]
         relay = asyncio.create_task(service.workers[0].run())
-        await eventually(_started(server), timeout=10, interval=0.01)
+        for server in servers:
+            await eventually(_started(server), timeout=10, interval=0.01)
         try:
-            yield Running(base_url, service, settings, clock, topic, kafka_bootstrap, database_url, env)
+            yield Running(
+                base_url, service, settings, clock, topic, kafka_bootstrap, database_url, env, public_url=public_url
+            )
         finally:
             await service.workers[0].stop()
             await relay
-            server.should_exit = True
-            await http
+            for server in servers:
+                server.should_exit = True
+            await asyncio.gather(*https)
             sock.close()
+            public_sock.close()
+
+
+def _server(app: Any) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", log_level="warning"))
 
 
 def _started(server: uvicorn.Server) -> Any:

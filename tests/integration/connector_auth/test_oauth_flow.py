@@ -22,14 +22,14 @@ async def test_operator_connects_a_seller_through_the_consent_page(svc: Running,
     query = parse_qs(consent.query)
     assert consent.path == "/apps/authorize/consent"
     assert query["application_id"] == ["amzn1.sp.solution.test"]
-    assert query["redirect_uri"] == [f"{svc.base_url}/oauth/callback"]
+    assert query["redirect_uri"] == [f"{svc.public_url}/oauth/callback"]
 
     async with svc.browser() as browser:
         page = await browser.get(created["consent_url"])
         landed = await approve_on_consent_page(browser, page, sandbox.seller_id)
 
     assert landed.status_code == 200, landed.text
-    assert str(landed.url).startswith(f"{svc.base_url}/oauth/callback?")
+    assert str(landed.url).startswith(f"{svc.public_url}/oauth/callback?")
     assert "connected" in landed.text
     assert landed.headers["referrer-policy"] == "no-referrer"
     connection = await svc.connection(connection_id)
@@ -61,7 +61,7 @@ async def test_seller_runs_the_flow_from_a_setup_link(svc: Running, sandbox: San
     connection_id = created["connection"]["id"]
     async with svc.admin() as admin:
         link = (await admin.post(f"/admin/connections/{connection_id}/setup-link")).json()
-    assert link["url"].startswith(f"{svc.base_url}/setup/")
+    assert link["url"].startswith(f"{svc.public_url}/setup/")
 
     async with svc.browser() as browser:
         page = await browser.get(link["url"])
@@ -118,7 +118,7 @@ async def test_a_state_of_another_browsers_flow_is_refused(svc: Running, sandbox
         to_consent = await attacker.get(attacker_link)
         to_callback = await attacker.get(auto_approved(to_consent.headers["location"]))
         callback_url = to_callback.headers["location"]
-        assert callback_url.startswith(f"{svc.base_url}/oauth/callback?")
+        assert callback_url.startswith(f"{svc.public_url}/oauth/callback?")
 
         forced = await victim.get(callback_url)
         assert forced.status_code == 400
@@ -135,7 +135,7 @@ async def test_a_state_of_another_browsers_flow_is_refused(svc: Running, sandbox
 async def test_a_state_signed_elsewhere_or_edited_is_refused(svc: Running) -> None:
     first = await svc.create(name="first")
     second = (await svc.create(name="second"))["connection"]["id"]
-    callback = f"{svc.base_url}/oauth/callback"
+    callback = f"{svc.public_url}/oauth/callback"
     params = {"selling_partner_id": "A1SANDBOXSELLER", "spapi_oauth_code": "ANsandboxcode"}
     foreign = issue_state(Signer(b"another deployment's key"), second, svc.clock()).value
     # The first connection's genuine state, re-pointed at the second connection.

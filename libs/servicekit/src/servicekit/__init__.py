@@ -4,7 +4,7 @@ from servicekit.admin_app import Check, create_admin_app
 from servicekit.admin_auth import Principal, Role, parse_admin_tokens, require_role
 from servicekit.cli import command_line
 from servicekit.entrypoint import Runtime, service_main
-from servicekit.lifecycle import Worker, WorkerCrashed, run_service
+from servicekit.lifecycle import Listener, Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
 from servicekit.outages import Outage, is_outage
@@ -16,6 +16,7 @@ from servicekit.settings import AdminSettings, PostgresSettings, ServiceSettings
 __all__ = [
     "AdminSettings",
     "Check",
+    "Listener",
     "MigrationError",
     "MigrationSource",
     "Outage",

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.cli import command_line
-from servicekit.lifecycle import Worker, run_service
+from servicekit.lifecycle import Listener, Worker, run_service
 from servicekit.logging import configure_logging
 from servicekit.migrations import MigrationSource, migrate_database
 from servicekit.settings import ServiceSettings
@@ -24,6 +24,12 @@ class Runtime(Protocol):
 
     @property
     def workers(self) -> Sequence[Worker]: ...
+
+
+def _listeners(runtime: Runtime) -> Sequence[Listener]:
+    """A runtime may also have `listeners` (apps on ports of their own); most have none."""
+    found: Sequence[Listener] = getattr(runtime, "listeners", ())
+    return found
 
 
 class _MigrationSettings(BaseSettings):
@@ -59,6 +65,6 @@ def service_main(
         logging.getLogger("httpcore").setLevel(logging.WARNING)
         await migrate_database(config.database_url.get_secret_value(), schema, migrations)
         async with build(config) as runtime:
-            await run_service(runtime.app, config.admin(), runtime.workers)
+            await run_service(runtime.app, config.admin(), runtime.workers, listeners=_listeners(runtime))
 
     return command_line(service, serve=serve, migrate=migrate, argv=argv)

@@ -1,4 +1,4 @@
-"""Runs a service's workers and admin app until SIGTERM; a worker that dies takes the process down with it."""
+"""Runs a service's workers and HTTP servers until SIGTERM; a worker or server that dies takes the process down."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import uvicorn
@@ -31,6 +32,17 @@ class WorkerCrashed(RuntimeError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """An HTTP app served on a port of its own beside the admin app: e.g. the few public routes an ingress
+    exposes, while /admin, /internal and /metrics stay on the admin port."""
+
+    name: str
+    app: FastAPI
+    host: str
+    port: int
+
+
 class _AdminServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -38,23 +50,31 @@ class _AdminServer(uvicorn.Server):
         yield
 
 
+def _server(app: FastAPI, host: str, port: int) -> _AdminServer:
+    return _AdminServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off"))
+
+
 async def run_service(
-    app: FastAPI, admin: AdminSettings, workers: Sequence[Worker], *, grace_seconds: float = 25.0
+    app: FastAPI,
+    admin: AdminSettings,
+    workers: Sequence[Worker],
+    *,
+    grace_seconds: float = 25.0,
+    listeners: Sequence[Listener] = (),
 ) -> None:
-    """Returns after a clean shutdown; raises WorkerCrashed when a worker failed or stopped by itself."""
+    """Returns after a clean shutdown; raises WorkerCrashed when a worker or server failed or stopped by itself."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    server = _AdminServer(
-        uvicorn.Config(app, host=admin.host, port=admin.port, log_config=None, access_log=False, lifespan="off")
-    )
-    http = asyncio.create_task(server.serve(), name="admin-http")
+    servers = {"admin-http": _server(app, admin.host, admin.port)}
+    servers |= {f"{extra.name}-http": _server(extra.app, extra.host, extra.port) for extra in listeners}
+    https = [asyncio.create_task(server.serve(), name=name) for name, server in servers.items()]
     tasks = {asyncio.create_task(w.run(), name=w.name): w for w in workers}
     stop_wait = asyncio.create_task(stopping.wait(), name="sigterm")
     crashed: list[str] = []
     try:
-        done, _ = await asyncio.wait([stop_wait, http, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([stop_wait, *https, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is stop_wait:
                 log.info("shutdown requested; draining workers")
@@ -76,10 +96,12 @@ async def run_service(
                 log.error("%s failed while draining", task.get_name(), exc_info=task.exception())
                 crashed.append(task.get_name())
     finally:
-        server.should_exit = True
+        for server in servers.values():
+            server.should_exit = True
         stop_wait.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await http
+        for http in https:
+            with contextlib.suppress(asyncio.CancelledError):
+                await http
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     if crashed:

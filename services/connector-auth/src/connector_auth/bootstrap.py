@@ -42,8 +42,15 @@ class Service:
     workers: list[servicekit.Worker]
     deps: Deps
     deadline_watch: DeadlineWatch
+    # The browser-facing routes only (/setup/*, /oauth/callback), on PUBLIC_PORT: what an ingress exposes.
+    public_app: FastAPI
+    public: servicekit.AdminSettings
     # None without NOTIFICATIONS_QUEUE_ARN.
     subscriptions: subscriptions.Subscriptions | None = None
+
+    @property
+    def listeners(self) -> list[servicekit.Listener]:
+        return [servicekit.Listener("public", self.public_app, self.public.host, self.public.port)]
 
 
 @asynccontextmanager
@@ -87,13 +94,10 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
         app = servicekit.create_admin_app(
             SERVICE,
             checks={"postgres": partial(servicekit.ping, pool), "kafka": partial(messaging.kafka_reachable, producer)},
-            routers=[
-                admin_routes.router(deps),
-                oauth_routes.router(deps),
-                internal_api.router(deps, authenticate),
-            ],
+            routers=[admin_routes.router(deps), internal_api.router(deps, authenticate)],
             principals=settings.admin_principals(),
         )
+        public_app = oauth_routes.public_app(deps)
         watch = DeadlineWatch(deps)
         workers: list[servicekit.Worker] = [relay, watch]
         subscriber = None
@@ -105,4 +109,12 @@ async def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
             )
             woken.append(subscriber.wake)
             workers.append(subscriber)
-        yield Service(app=app, workers=workers, deps=deps, deadline_watch=watch, subscriptions=subscriber)
+        yield Service(
+            app=app,
+            workers=workers,
+            deps=deps,
+            deadline_watch=watch,
+            subscriptions=subscriber,
+            public_app=public_app,
+            public=servicekit.AdminSettings(host=settings.public_host, port=settings.public_port),
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from connector_auth import connections, oauth_state
@@ -35,6 +35,13 @@ def _page(title: str, message: str, status: int) -> HTMLResponse:
         f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
     )
     return HTMLResponse(body, status_code=status, headers=_HEADERS)
+
+
+def public_app(deps: Deps) -> FastAPI:
+    """Only these routes, nothing else: no docs, no OpenAPI, no metrics (they stay on the admin port)."""
+    app = FastAPI(title="connector-auth consent", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(router(deps))
+    return app
 
 
 def router(deps: Deps) -> APIRouter:

@@ -27,6 +27,10 @@ class Settings(ServiceSettings):
     spapi_application_id: str = Field(min_length=1)
     # Where the browser comes back to: {PUBLIC_BASE_URL}/oauth/callback must be a registered redirect URI.
     public_base_url: str = Field(min_length=1)
+    # The listener of the browser-facing routes alone (/setup/*, /oauth/callback), apart from ADMIN_PORT's
+    # /admin, /internal and /metrics, so an ingress can expose exactly these. PUBLIC_BASE_URL reaches it.
+    public_host: str = "127.0.0.1"
+    public_port: int = Field(default=8081, ge=0, le=65535)
     # When the LWA client secret was last rotated; Amazon wants a rotation every 180 days.
     client_secret_rotated_at: AwareDatetime | None = None
     # Where Amazon lives; defaults are Amazon's own hosts, tests and `make up` point them at the sandbox.
