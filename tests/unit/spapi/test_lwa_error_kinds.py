@@ -5,8 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 import spapi
-from spapi import ConnectorAuthTokenSource, LwaClient, LwaCredentials
-from spapi.errors import AuthErrorKind, LwaClientRejected, LwaGrantRejected
+from spapi import (
+    AuthErrorKind,
+    ConnectorAuthTokenSource,
+    LwaClient,
+    LwaClientRejected,
+    LwaCredentials,
+    LwaGrantRejected,
+)
 from spapi_fakes import Recorder
 
 SECRET = "unit-client-secret-do-not-log"

@@ -18,7 +18,6 @@ import servicekit
 import spapi
 from prometheus_client import Counter
 from pydantic import SecretStr
-from spapi.errors import AuthErrorKind
 
 from connector_auth import lwa_client_alert, repository
 from connector_auth.crypto import DecryptionFailed, Sealed, TokenCipher, refresh_token_aad
@@ -142,11 +141,11 @@ class AccessTokens:
         try:
             tokens = await self._lwa.refresh(refresh_token)
         except spapi.AuthError as exc:
-            if exc.kind is AuthErrorKind.CLIENT_REJECTED:
+            if exc.kind is spapi.AuthErrorKind.CLIENT_REJECTED:
                 REFRESHES.labels("client_rejected").inc()
                 lwa_client_alert.rejected("refresh_token")
                 raise lwa_client_alert.ClientCredentialsRejected() from None
-            if exc.kind is AuthErrorKind.GRANT_REJECTED:
+            if exc.kind is spapi.AuthErrorKind.GRANT_REJECTED:
                 REFRESHES.labels("refused").inc()
                 log.warning("LWA refused the refresh token", extra={"connection_id": connection_id, "codes": exc.codes})
                 raise RefreshRefused(connection_id) from None

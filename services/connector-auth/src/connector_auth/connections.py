@@ -23,7 +23,6 @@ import spapi
 from contracts import MARKETPLACES, ConnectionStatus, ConnectionUpdatedV1, ConnectionWarning, new_event
 from prometheus_client import Counter
 from pydantic import ValidationError
-from spapi.errors import AuthErrorKind
 
 from connector_auth import deadlines, lwa_client_alert, oauth_state, repository, seller_check, settings_rules
 from connector_auth.access_tokens import AccessToken, NoRefreshToken, RefreshRefused, unseal
@@ -314,14 +313,14 @@ async def complete_authorization(
     try:
         tokens = await deps.lwa.exchange_authorization_code(code, deps.redirect_uri)
     except spapi.AuthError as exc:
-        if exc.kind is AuthErrorKind.CLIENT_REJECTED:
+        if exc.kind is spapi.AuthErrorKind.CLIENT_REJECTED:
             lwa_client_alert.rejected("authorization_code")
             CALLBACKS.labels("client_rejected").inc()
             raise UpstreamFailed(
                 "Amazon refused this application's credentials, not your consent; the operator has been alerted."
                 " Please try again later"
             ) from None
-        if exc.kind is AuthErrorKind.GRANT_REJECTED:
+        if exc.kind is spapi.AuthErrorKind.GRANT_REJECTED:
             _refuse("code_refused", "Amazon refused the authorization code (valid 5 minutes, once); start again")
         CALLBACKS.labels("upstream_failed").inc()
         raise UpstreamFailed("Login with Amazon could not be reached; start the authorization again") from None

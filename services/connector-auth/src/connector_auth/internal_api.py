@@ -9,7 +9,6 @@ import spapi
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 from servicekit import problem_responses
-from spapi.errors import AuthErrorKind
 
 from connector_auth import connections, lwa_client_alert
 from connector_auth.access_tokens import NoRefreshToken, RefreshRefused
@@ -23,7 +22,7 @@ def client_rejected() -> servicekit.Problem:
     return servicekit.Problem(
         503,
         "Login with Amazon refused connector-auth's client credentials; an operator must rotate LWA_CLIENT_SECRET",
-        kind=AuthErrorKind.CLIENT_REJECTED.value,
+        kind=spapi.AuthErrorKind.CLIENT_REJECTED.value,
     )
 
 
@@ -59,7 +58,7 @@ def router(deps: Deps, authenticate: ServiceAuthenticator) -> APIRouter:
         except RefreshRefused:
             raise connections.Conflict(
                 f"Amazon refused the consent of connection {connection_id}; the seller must authorize again",
-                kind=AuthErrorKind.GRANT_REJECTED.value,
+                kind=spapi.AuthErrorKind.GRANT_REJECTED.value,
             ) from None
         except lwa_client_alert.ClientCredentialsRejected:
             raise client_rejected() from None
