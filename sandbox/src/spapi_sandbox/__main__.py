@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notify-url", help="where ORDER_CHANGE notifications are POSTed")
     parser.add_argument("--sqs-endpoint", help="SQS-compatible server (ElasticMQ) holding the destinations' queues")
     parser.add_argument(
+        "--application-id",
+        default=SandboxConfig().application_id,
+        help="the SP-API application id ORDER_CHANGE notifications carry (the connector's SPAPI_APPLICATION_ID)",
+    )
+    parser.add_argument(
         "--order-generator", type=float, default=0.0, metavar="RATE", help="generate RATE orders per minute"
     )
     parser.add_argument(
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         lwa_client_secret=args.lwa_client_secret,
         notify_url=args.notify_url,
         sqs_endpoint=args.sqs_endpoint,
+        application_id=args.application_id,
         orders_per_minute=args.order_generator,
         write_apply_seconds=args.write_delay,
         models_dir=args.models_dir,

@@ -34,7 +34,7 @@ def build_world(config: SandboxConfig, models: Models | None = None) -> World:
         limiter=RateLimiter(config.speedup),
         faults=Faults(state.rng),
         ledger=Ledger(),
-        notifier=Notifier(models.order_change, config.notify_url, config.sqs_endpoint),
+        notifier=Notifier(models.order_change, config.notify_url, config.sqs_endpoint, config.application_id),
         orders_per_minute=config.orders_per_minute,
     )
 

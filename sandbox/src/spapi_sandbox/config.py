@@ -23,6 +23,8 @@ class SandboxConfig:
     notify_url: str | None = None
     # An SQS-compatible server (ElasticMQ) where SQS destinations' queues live: ARN -> <endpoint>/<account>/<name>.
     sqs_endpoint: str | None = None
+    # The application whose id ORDER_CHANGE notifications carry (NotificationMetadata.ApplicationId).
+    application_id: str = "amzn1.sp.solution.sandbox-application"
     orders_per_minute: float = 0.0
     models_dir: Path | None = None
     gzip_documents: bool = True

@@ -83,7 +83,13 @@ class InvalidNotification(RuntimeError):
     """The sandbox built a notification its own schema refuses: a sandbox bug."""
 
 
-def order_change(order: Order, change_type: str, reason: str, subscription_id: str = SUBSCRIPTION_ID) -> dict[str, Any]:
+def order_change(
+    order: Order,
+    change_type: str,
+    reason: str,
+    subscription_id: str = SUBSCRIPTION_ID,
+    application_id: str = APPLICATION_ID,
+) -> dict[str, Any]:
     now = iso(utcnow())
     shipped = sum(i.quantity_shipped for i in order.items)
     summary: dict[str, Any] = {
@@ -129,7 +135,7 @@ def order_change(order: Order, change_type: str, reason: str, subscription_id: s
             }
         },
         "NotificationMetadata": {
-            "ApplicationId": APPLICATION_ID,
+            "ApplicationId": application_id,
             "SubscriptionId": subscription_id,
             "PublishTime": now,
             "NotificationId": str(uuid.uuid4()),
@@ -139,9 +145,15 @@ def order_change(order: Order, change_type: str, reason: str, subscription_id: s
 
 class Notifier:
     def __init__(
-        self, schema: jsonschema.protocols.Validator, default_url: str | None, sqs_endpoint: str | None = None
+        self,
+        schema: jsonschema.protocols.Validator,
+        default_url: str | None,
+        sqs_endpoint: str | None = None,
+        application_id: str = APPLICATION_ID,
     ) -> None:
         self._schema = schema
+        # Amazon stamps the subscribing application's id on every notification; receivers drop foreign ones.
+        self._application_id = application_id
         self._default_url = default_url
         self.url = default_url
         self._default_sqs_endpoint = sqs_endpoint
@@ -172,7 +184,7 @@ class Notifier:
     def build(self, order: Order, change_type: str, reason: str) -> dict[str, Any]:
         subscription = self.subscription_of(order.seller_id, ORDER_CHANGE)
         subscription_id = subscription.subscription_id if subscription is not None else SUBSCRIPTION_ID
-        document = order_change(order, change_type, reason, subscription_id)
+        document = order_change(order, change_type, reason, subscription_id, self._application_id)
         errors = list(self._schema.iter_errors(document))
         if errors:
             raise InvalidNotification("; ".join(e.message for e in errors[:3]))
