@@ -188,12 +188,30 @@ async def _read_events(topic: str, keys: set[str], until: Any, timeout: float = 
         await asyncio.sleep(1)
 
 
+def _await_subscription(sandbox: httpx.Client) -> str:
+    """The destination's SQS ARN once Amazon holds the seller's ORDER_CHANGE subscription (made on activation)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = sandbox.get("/_sandbox/notifications").json()
+        subscribed = {s["destination_id"] for s in state["subscriptions"] if s["notification_type"] == "ORDER_CHANGE"}
+        arns = [d["arn"] for d in state["destinations"] if d["destination_id"] in subscribed]
+        if arns:
+            return str(arns[0])
+        time.sleep(0.3)
+    sys.exit("connector-auth did not subscribe the seller to ORDER_CHANGE: see .run/logs/connector-auth.log")
+
+
+def _notifications_through_sqs(sandbox: httpx.Client) -> int:
+    return int(sandbox.get("/_sandbox/notifications").json()["sqs_delivered"])
+
+
 def ingest_orders(connection_id: str) -> None:
     """Orders placed on Amazon arrive on order.received (new revisions too) and order.cancelled, and the runs
-    that carried them are in orders-ingest's sync history. ORDER_CHANGE notifications make it immediate."""
+    that carried them are in orders-ingest's sync history. ORDER_CHANGE notifications, which Amazon (the sandbox)
+    puts on the SQS queue (ElasticMQ) connector-auth subscribed the seller to, make it immediate."""
     with httpx.Client(base_url=SANDBOX, timeout=30) as sandbox:
-        # In production Amazon's SQS delivers ORDER_CHANGE; here the sandbox POSTs it to orders-ingest.
-        sandbox.post("/_sandbox/notifications/destination", json={"url": f"{ORDERS_INGEST}/notifications"})
+        subscription = _await_subscription(sandbox)
+        print(f"connector-auth subscribed the seller to ORDER_CHANGE on {subscription}")
         for sku, name in (("TENT-2P-GRN", "Trailhead 2-person tent"), ("STAKE-AL-8", "Aluminium tent stakes, 8")):
             sandbox.post("/_sandbox/listings", json={"sku": sku, "quantity": 50, "item_name": name}).raise_for_status()
         tent, stakes = {"sku": "TENT-2P-GRN", "quantity": 1, "price": "129.99"}, {"sku": "STAKE-AL-8", "quantity": 2,
@@ -225,6 +243,8 @@ def ingest_orders(connection_id: str) -> None:
 
     received = asyncio.run(_read_events("order.received", keys, all_arrived))
     cancellations = asyncio.run(_read_events("order.cancelled", {cancelled}, bool))
+    with httpx.Client(base_url=SANDBOX, timeout=30) as sandbox:
+        print(f"ORDER_CHANGE notifications Amazon put on the SQS queue: {_notifications_through_sqs(sandbox)}")
     label = {v: k for k, v in orders.items()}
     print(f"order.received: {len(received)} events")
     for event in received:

@@ -96,11 +96,20 @@ def environment(process: Process) -> dict[str, str]:
         # ElasticMQ (infra/elasticmq, `make sqs`): the queue the sandbox delivers ORDER_CHANGE to, as Amazon would.
         "SQS_ENDPOINT_URL": SQS_URL,
         "NOTIFICATIONS_QUEUE_URL": f"{SQS_URL}/000000000000/orders-ingest-notifications",
+        # connector-auth subscribes every active seller to ORDER_CHANGE on that queue (ElasticMQ's ARN scheme).
+        "NOTIFICATIONS_QUEUE_ARN": "arn:aws:sqs:elasticmq:000000000000:orders-ingest-notifications",
         # ElasticMQ accepts any credentials; a developer's own AWS ones are left alone.
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
     }
+
+
+def arguments(process: Process, env: dict[str, str]) -> tuple[str, ...]:
+    if process.module != "spapi_sandbox":
+        return process.args
+    # The sandbox plays Amazon: ORDER_CHANGE goes into ElasticMQ's queue, stamped with our application's id.
+    return (*process.args, "--sqs-endpoint", SQS_URL, "--application-id", env["SPAPI_APPLICATION_ID"])
 
 
 def pid_of(process: Process) -> int | None:
@@ -134,10 +143,11 @@ def up() -> int:
         if pid_of(process):
             continue
         log = (LOGS / f"{process.name}.log").open("ab")
+        env = environment(process)
         child = subprocess.Popen(
-            [sys.executable, "-m", process.module, *process.args],
+            [sys.executable, "-m", process.module, *arguments(process, env)],
             cwd=ROOT,
-            env=environment(process),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

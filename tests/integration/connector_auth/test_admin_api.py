@@ -150,6 +150,9 @@ async def test_test_connection_reports_amazons_marketplaces_against_the_configur
         bad = (await operator.post(f"/admin/connections/{matching}/test")).json()
     assert good["ok"] is True and good["matches"] is True
     assert "ATVPDKIKX0DER" in [m["id"] for m in good["marketplaces"]]
+    # Amazon's non-retail marketplaces are listed as participating, as Amazon does, but never as not configured.
+    assert "A2ZV50J4W1RKNI" in [m["id"] for m in good["marketplaces"] if m["participating"]]
+    assert good["not_configured"] == []
     assert bad["ok"] is True and bad["matches"] is False
     assert bad["missing_at_amazon"] == ["A2EUQ1WTGCTBG2"]
 

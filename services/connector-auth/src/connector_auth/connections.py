@@ -628,7 +628,9 @@ async def test_connection(deps: Deps, actor: Actor, connection_id: str) -> dict[
         ],
         "configured_marketplace_ids": configured,
         "missing_at_amazon": sorted(set(configured) - set(amazon)),
-        "not_configured": sorted(set(amazon) - set(configured)),
+        # Amazon also lists its non-retail marketplaces (e.g. A2ZV50J4W1RKNI) as participating; they are not ones a
+        # connection could configure, so they are no sign of a misconfiguration.
+        "not_configured": sorted(m for m in set(amazon) - set(configured) if m in MARKETPLACES),
         "matches": error is None and set(configured) <= set(amazon),
     }
     async with deps.pool.acquire() as conn:
