@@ -96,6 +96,7 @@ def environment(process: Process) -> dict[str, str]:
         # ElasticMQ (infra/elasticmq, `make sqs`): the queue the sandbox delivers ORDER_CHANGE to, as Amazon would.
         "SQS_ENDPOINT_URL": SQS_URL,
         "NOTIFICATIONS_QUEUE_URL": f"{SQS_URL}/000000000000/orders-ingest-notifications",
+        "NOTIFICATIONS_DEAD_LETTER_QUEUE_URL": f"{SQS_URL}/000000000000/orders-ingest-notifications-dlq",
         # connector-auth subscribes every active seller to ORDER_CHANGE on that queue (ElasticMQ's ARN scheme).
         "NOTIFICATIONS_QUEUE_ARN": "arn:aws:sqs:elasticmq:000000000000:orders-ingest-notifications",
         # ElasticMQ accepts any credentials; a developer's own AWS ones are left alone.

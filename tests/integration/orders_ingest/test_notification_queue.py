@@ -39,6 +39,21 @@ def order_change(sandbox: Sandbox, order_id: str, **metadata: Any) -> dict[str, 
     return document
 
 
+async def dead_letter_reasons(queue: SqsQueue) -> list[str]:
+    reasons: list[str] = []
+    while True:
+        answer = await queue.client.receive_message(
+            QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        )
+        if not answer.get("Messages"):
+            return reasons
+        for message in answer["Messages"]:
+            attributes = message["MessageAttributes"]
+            assert attributes["source_message_id"]["StringValue"]
+            reasons.append(attributes["reason"]["StringValue"])
+            await queue.client.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def amazon_calls(sandbox: Sandbox) -> list[str]:
     return [r["path"] for r in sandbox.requests() if r["path"].startswith("/orders/")]
 
@@ -61,15 +76,19 @@ async def test_refused_messages_are_deleted_and_counted_without_calling_amazon_a
         "bad_order_id": json.dumps(order_change(sandbox, "111-22-333")),
         "no_connection": json.dumps(unknown_seller),
     }
-    async with running(
-        database_url=database_url,
-        kafka_bootstrap=kafka_bootstrap,
-        sandbox=sandbox,
-        topics=topics,
-        queue=sqs,
-        spapi_application_id=APPLICATION,
-        notifications_max_pending_per_connection=1,
-    ) as h:
+    async with (
+        sqs_queue(sqs.endpoint_url, prefix="dlq") as dead_letters,
+        running(
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            sandbox=sandbox,
+            topics=topics,
+            queue=sqs,
+            spapi_application_id=APPLICATION,
+            notifications_max_pending_per_connection=1,
+            notifications_dead_letter_queue_url=dead_letters.url,
+        ) as h,
+    ):
         await h.connect(producer, "conn-queue", order_poll_interval_minutes=240)
         await h.wait_for_run(trigger="scheduled")
         calls, before = amazon_calls(sandbox), outcomes()
@@ -83,6 +102,10 @@ async def test_refused_messages_are_deleted_and_counted_without_calling_amazon_a
 
         await eventually(all_refused, timeout=20)
         assert amazon_calls(sandbox) == calls
+        # The malformed ones wait on the dead-letter queue with their reason; good ones we decline do not.
+        assert sorted(await dead_letter_reasons(dead_letters)) == [
+            "bad_order_id", "invalid", "invalid", "not_json", "too_large"
+        ]  # fmt: skip
 
         # The good one behind them goes through; the refused ones are gone for good.
         await sqs.send(json.dumps(good))

@@ -112,6 +112,7 @@ async def build(
                 endpoint_url=settings.sqs_endpoint_url,
                 region=settings.aws_region,
                 wait_seconds=settings.notifications_wait_seconds,
+                dead_letter_queue_url=settings.notifications_dead_letter_queue_url,
             )
             notification_queue = NotificationQueue(await stack.enter_async_context(sqs_client(queue)), queue, intake)
         app = servicekit.create_admin_app(

@@ -1,7 +1,8 @@
 """Reads ORDER_CHANGE from the application's SQS queue (Amazon's only push path) into the notification intake.
 
 Long polls of up to 10 messages; each body is Amazon's notification document itself. A message is deleted once the
-intake decided it: after its effect is committed, or at once when the intake drops it (counted by reason). When the
+intake decided it: after its effect is committed, or at once when the intake drops it (counted by reason). A
+malformed one is first copied to the dead-letter queue, with its reason as message attributes. When the
 intake cannot commit (PostgreSQL away) the message stays, and SQS delivers it again after its visibility timeout.
 An outage of SQS or PostgreSQL is ridden out with servicekit's policy (one warning, backoff, `worker_in_outage`).
 """
@@ -48,6 +49,8 @@ class QueueSettings:
     endpoint_url: str | None = None  # ElasticMQ locally; None is AWS's regional endpoint
     region: str = "us-east-1"
     wait_seconds: int = 20
+    # Where malformed messages go, with their reason; None: they are only counted and logged.
+    dead_letter_queue_url: str | None = None
 
 
 @contextlib.asynccontextmanager
@@ -117,6 +120,8 @@ class NotificationQueue:
                         f" ({verdict.problem})" if verdict.problem else "",
                         extra={"outcome": verdict.outcome.value, "message_id": message.get("MessageId")},
                     )
+                    if verdict.outcome.malformed:
+                        await self._dead_letter(message, verdict.outcome.value, verdict.problem)
                 done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
         finally:
             # What was decided before a failure is deleted even so; the rest stays for redelivery.
@@ -137,6 +142,24 @@ class NotificationQueue:
             raise
         messages: list[dict[str, Any]] = answer.get("Messages", [])
         return messages
+
+    async def _dead_letter(self, message: dict[str, Any], reason: str, problem: str) -> None:
+        """Kept before the original is deleted; if SQS refuses, the original stays and comes back."""
+        if self._settings.dead_letter_queue_url is None:
+            return
+        attributes = {"reason": reason, "source_message_id": str(message.get("MessageId", ""))}
+        if problem:
+            attributes["problem"] = problem  # a path and a rule, never a value from the document
+        try:
+            await self._client.send_message(
+                QueueUrl=self._settings.dead_letter_queue_url,
+                MessageBody=message.get("Body") or "(empty)",
+                MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            )
+        except Exception as exc:
+            if _unreachable(exc):
+                raise SqsUnreachable(type(exc).__name__) from exc
+            raise
 
     async def _delete(self, entries: list[dict[str, str]]) -> None:
         try:

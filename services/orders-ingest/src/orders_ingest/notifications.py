@@ -47,6 +47,11 @@ class Outcome(StrEnum):
     def dropped(self) -> bool:
         return self not in (Outcome.queued, Outcome.duplicate)
 
+    @property
+    def malformed(self) -> bool:
+        """Not a usable ORDER_CHANGE at all (as opposed to a good one we decline): kept on the dead-letter queue."""
+        return self in (Outcome.too_large, Outcome.not_json, Outcome.invalid, Outcome.bad_order_id)
+
 
 for _outcome in Outcome:
     NOTIFICATIONS.labels(_outcome.value)  # every reason shows on /metrics at 0, so an alert can watch it

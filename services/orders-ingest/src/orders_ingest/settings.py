@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     # The SQS queue Amazon delivers ORDER_CHANGE to (the application's destination). Unset: no queue is read and
     # the scheduled poll is the only way orders arrive.
     notifications_queue_url: str | None = None
+    # Malformed ORDER_CHANGE messages are copied here with their reason before they are deleted; unset: only counted.
+    notifications_dead_letter_queue_url: str | None = None
     # Default: AWS's regional SQS endpoint. ElasticMQ locally (infra/elasticmq). Credentials: the AWS default chain.
     sqs_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
