@@ -182,3 +182,28 @@ def _grantless_token(sandbox: Sandbox) -> str:
         "client_secret": "elsewhere",
     }
     return str(sandbox.client.post("/auth/o2/token", data=form).json()["access_token"])
+
+
+async def test_what_amazon_no_longer_has_is_forgotten_and_subscribed_again(notified: Running, sandbox: Sandbox) -> None:
+    connection_id = (await notified.connect())["id"]
+    assert await worker(notified).tick() == 1
+    before = await row(notified, connection_id)
+    # Amazon loses both (deleted in Seller Central, or a sandbox that restarted).
+    headers = {"x-amz-access-token": _grantless_token(sandbox)}
+    gone = sandbox.client.delete(
+        f"/notifications/v1/subscriptions/ORDER_CHANGE/{before['subscription_id']}", headers=headers
+    )
+    assert gone.status_code == 200, gone.text
+    gone = sandbox.client.delete(f"/notifications/v1/destinations/{before['destination_id']}", headers=headers)
+    assert gone.status_code == 200, gone.text
+
+    assert await worker(notified).tick() == 0  # what is recorded looks done until it is checked
+    assert await worker(notified).verify() == 2
+    assert await worker(notified).tick() == 1
+
+    after = await row(notified, connection_id)
+    amazon = at_amazon(sandbox)
+    assert [s["subscription_id"] for s in amazon["subscriptions"]] == [after["subscription_id"]]
+    assert [d["destination_id"] for d in amazon["destinations"]] == [after["destination_id"]]
+    assert after["destination_id"] != before["destination_id"]
+    assert await worker(notified).verify() == 0  # all of it is at Amazon now

@@ -6,7 +6,9 @@ subscription-by-id calls need, and it is where connections become active and are
 The wanted state comes from `connections` (active with a seller: subscribed; disconnected: not), so nothing
 here can block or undo a status change. A worker reconciles after every connection change (`wake`, via
 Deps.published) and every `every` seconds; an Amazon failure is recorded on the connection's row
-(`notification_subscriptions.last_error`, `attempts`) and retried after an exponential wait.
+(`notification_subscriptions.last_error`, `attempts`) and retried after an exponential wait. What is recorded is
+checked against Amazon at start and every `verify_every` seconds: a destination or subscription Amazon no longer
+has (deleted in Seller Central, or a restarted sandbox) is forgotten, so the next pass subscribes again.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Subscriptions:
         queue_arn: str,
         destination_name: str,
         every: float = 300.0,
+        verify_every: float = 3600.0,
         retry_base: float = 30.0,
         retry_max: float = 3600.0,
         retry: spapi.RetryPolicy | None = None,
@@ -67,6 +70,8 @@ class Subscriptions:
         # Amazon's 429/5xx are retried briefly inside a pass; longer trouble waits for a later pass.
         self._retry = retry or spapi.RetryPolicy(max_attempts=3)
         self._grantless: dict[str, spapi.GrantlessNotificationsApi] = {}
+        self._verify_every = timedelta(seconds=verify_every)
+        self._next_verify: datetime | None = None  # None: at the first pass
         self._worker = servicekit.PeriodicWorker(self.name, self._tick, every=every)
 
     def wake(self) -> None:
@@ -83,6 +88,9 @@ class Subscriptions:
 
     async def tick(self) -> int:
         now = self._deps.clock()
+        if self._next_verify is None or now >= self._next_verify:
+            await self.verify()
+            self._next_verify = now + self._verify_every
         changed = 0
         for due in await self._due(now):
             action = "unsubscribe" if due.subscription_id else "subscribe"
@@ -119,9 +127,57 @@ class Subscriptions:
             )
         return [_Due(r["id"], r["region"], r["selling_partner_id"], r["subscription_id"], r["attempts"]) for r in rows]
 
-    async def _subscribe(self, due: _Due, now: datetime) -> None:
-        destination_id = await self.destination_id(due.region)
-        seller = spapi.SpApiClient(
+    async def verify(self) -> int:
+        """Forgets recorded destinations and subscriptions Amazon no longer has; returns how many were forgotten."""
+        async with self._deps.pool.acquire() as conn:
+            destinations = await conn.fetch(
+                "SELECT region, destination_id FROM notification_destinations WHERE arn = $1", self.queue_arn
+            )
+            subscribed = await conn.fetch(
+                "SELECT c.id, c.region, c.selling_partner_id, s.subscription_id, s.destination_id, s.attempts"
+                " FROM connections c JOIN notification_subscriptions s ON s.connection_id = c.id"
+                " WHERE c.status = 'active' AND c.selling_partner_id IS NOT NULL AND s.subscription_id IS NOT NULL"
+            )
+        forgotten = 0
+        for row in destinations:
+            try:
+                if await self._existing(self._api(row["region"])) == row["destination_id"]:
+                    continue
+            except spapi.SpApiError:
+                continue  # Amazon cannot say now: keep what we know, the next check asks again
+            async with self._deps.pool.acquire() as conn:
+                await conn.execute(
+                    "DELETE FROM notification_destinations WHERE region = $1 AND destination_id = $2",
+                    row["region"],
+                    row["destination_id"],
+                )
+            forgotten += 1
+        for row in subscribed:
+            due = _Due(row["id"], row["region"], row["selling_partner_id"], row["subscription_id"], row["attempts"])
+            try:
+                found = await self._seller(due).notifications.get_subscription(
+                    NOTIFICATION_TYPE, payload_version=PAYLOAD_VERSION
+                )
+            except spapi.SpApiError:
+                continue
+            if found is not None and found.subscription_id == due.subscription_id:
+                continue
+            async with self._deps.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE notification_subscriptions SET subscription_id = NULL, next_attempt_at = NULL"
+                    " WHERE connection_id = $1 AND subscription_id = $2",
+                    due.connection_id,
+                    due.subscription_id,
+                )
+            forgotten += 1
+            log.warning(
+                "Amazon no longer has the seller's ORDER_CHANGE subscription",
+                extra={"connection_id": due.connection_id},
+            )
+        return forgotten
+
+    def _seller(self, due: _Due) -> spapi.SpApiClient:
+        return spapi.SpApiClient(
             endpoint=self._deps.spapi_endpoint(due.region),
             selling_partner_id=due.selling_partner_id,
             token_source=self._deps.access_tokens.source(due.connection_id),
@@ -129,6 +185,10 @@ class Subscriptions:
             limiter=self._deps.limiter,
             retry=self._retry,
         )
+
+    async def _subscribe(self, due: _Due, now: datetime) -> None:
+        destination_id = await self.destination_id(due.region)
+        seller = self._seller(due)
         try:
             subscription = await seller.notifications.create_subscription(
                 NOTIFICATION_TYPE, destination_id, payload_version=PAYLOAD_VERSION
