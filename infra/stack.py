@@ -45,6 +45,7 @@ PROCESSES = [
     Process("stock-publisher", "stock_publisher", 18103, "/readyz"),
     Process("shipment-relay", "shipment_relay", 18104, "/readyz"),
     Process("pii-redactor", "pii_redactor", 18105, "/readyz"),
+    Process("catalog-sync", "catalog_sync", 18106, "/readyz"),
 ]
 
 

@@ -15,7 +15,7 @@ from testkit import eventually
 from .private_infra import PrivateInfra, free_port, private_infra
 from .test_connect_seller import secret_env
 
-SERVICES = ["orders_ingest", "stock_publisher", "shipment_relay", "pii_redactor", "connector_auth"]
+SERVICES = ["orders_ingest", "catalog_sync", "stock_publisher", "shipment_relay", "pii_redactor", "connector_auth"]
 
 
 @pytest.fixture

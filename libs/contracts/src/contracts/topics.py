@@ -198,7 +198,13 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 _BY_NAME = {spec.name: spec for spec in TOPICS}
 
-DEAD_LETTER_SERVICES: tuple[str, ...] = ("orders-ingest", "stock-publisher", "shipment-relay", "pii-redactor")
+DEAD_LETTER_SERVICES: tuple[str, ...] = (
+    "orders-ingest",
+    "catalog-sync",
+    "stock-publisher",
+    "shipment-relay",
+    "pii-redactor",
+)
 
 
 def topic_spec(name: str) -> TopicSpec:
