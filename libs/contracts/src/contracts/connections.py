@@ -108,6 +108,27 @@ class ConnectionSettingsV1(OutboundPayload):
     fba_handling: StrictBool = Field(
         description="Import FBA orders flagged as fulfilled by Amazon; FBA SKUs never get stock pushed."
     )
+    # Stock rules, applied in this order to the sum over stock_warehouse_ids (floored at 0).
+    stock_sync_enabled: StrictBool = Field(
+        default=True, description="Off: nothing is sent to Amazon and nothing is lost; on again: what differs is sent."
+    )
+    stock_buffer: int = Field(default=0, ge=0, description="Units held back from Amazon.")
+    stock_cap: int | None = Field(default=None, ge=0, description="Never tell Amazon more than this.")
+    stock_zero_below: int = Field(
+        default=0, ge=0, description="A quantity under this is sent as 0 (avoids overselling the last units)."
+    )
+    # Zenventory and Allocadence pull new items at most every 4 hours; 30 minutes is the quickest we allow.
+    catalog_poll_interval_minutes: int = Field(default=240, ge=30, le=240)
+    fba_inventory_interval_minutes: int = Field(default=60, ge=15, le=1440)
+    fba_warehouse_id: WarehouseId | None = Field(
+        default=None, description="The internal warehouse that mirrors Amazon's FBA stock, compared with Amazon's."
+    )
+    # Amazon's Data Protection Policy: 30 days at most; a seller may shorten it, never lengthen it.
+    pii_retention_days: int = Field(default=30, ge=1, le=30)
+    pii_minimal_delivery: StrictBool = Field(
+        default=False,
+        description="order.received carries no ship-to PII; warehouses fetch the label address from pii-redactor.",
+    )
 
     @field_validator("stock_warehouse_ids")
     @classmethod

@@ -92,7 +92,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         cleanup_policy="compact",
         pii=False,
         producer="connector-auth",
-        consumers=("orders-ingest", "stock-publisher", "shipment-relay"),
+        consumers=("orders-ingest", "catalog-sync", "stock-publisher", "shipment-relay", "pii-redactor"),
         description="Current settings of one seller connection (never secrets); a tombstone when deleted.",
     ),
     TopicSpec(
@@ -129,7 +129,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         cleanup_policy="delete",
         pii=False,
         producer=INTERNAL_PRODUCER,
-        consumers=("stock-publisher",),
+        consumers=("stock-publisher", "catalog-sync"),
         description="Absolute available quantity of one SKU in one warehouse, with as_of.",
     ),
     TopicSpec(
