@@ -1,4 +1,4 @@
-"""Bearer-token auth with roles for admin endpoints: viewer < operator < admin."""
+"""Bearer-token auth with roles for admin endpoints: viewer < operator < admin, and pii_reader apart."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ _bearer = HTTPBearer(scheme_name=ADMIN_AUTH_SCHEME, description="A token from AD
 
 
 class Role(IntEnum):
+    # Below viewer on purpose: a PII reader may do nothing else, and no other role reads PII. Endpoints that
+    # vend PII check for exactly this role (DPP: PII-vending functions behind a dedicated role).
+    pii_reader = 0
     viewer = 1
     operator = 2
     admin = 3
