@@ -23,15 +23,20 @@ _LWA_TOKEN = re.compile(r"Atz[ar]\|[^\s'\",;)}\]]+")
 _JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
 _URL_PASSWORD = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@\s]+@")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An international phone number in free text (`+1 775-555-0142`, `+44 (20) 7946 0958`): a plus, then 7+ digits
+# with separators. Amazon order ids (`113-8871264-0934622`) have no plus and stay readable.
+_PHONE = re.compile(r"(?<![\w+])\+\d(?:[\s().-]{0,2}\d){6,}")
 # PostgreSQL's DETAIL: `Key (email)=(jane@example.com) already exists.`
 _KEY_DETAIL = re.compile(r"(?P<key>\((?:[^()]*)\))=\((?:[^()]*)\)")
 # A random secret: 32+ characters of a base64 alphabet mixing upper case, lower case and digits. Hex ids and
 # UUIDs have no upper case and stay readable.
 _LONG_SECRET = re.compile(r"(?<![\w+/=-])(?=[\w+/=-]*[A-Z])(?=[\w+/=-]*[a-z])(?=[\w+/=-]*\d)[\w+/=-]{32,}")
-# `key=value`, `key: value`, `'key': 'value'`, `"key": "value"`; the key decides whether the value goes.
+# `key=value`, `key: value`, `'key': 'value'`, `"key": "value"`; the key decides whether the value goes. An
+# unquoted value stops at an opening bracket, so a nested repr (`ship_to=Address(recipient_name='…')`) is
+# not swallowed whole as the value of a harmless key.
 _PAIR = re.compile(
     r"""(?P<key>["']?[A-Za-z_][\w.-]*["']?)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;(){}\[\]]+)"""
 )
 
 
@@ -53,6 +58,7 @@ class Scrubber:
         text = _KEY_DETAIL.sub(lambda m: f"{m['key']}=({REDACTED})", text)
         text = _PAIR.sub(self._pair, text)
         text = _EMAIL.sub(REDACTED, text)
+        text = _PHONE.sub(REDACTED, text)
         return _LONG_SECRET.sub(REDACTED, text)
 
     def _pair(self, match: re.Match[str]) -> str:
