@@ -23,6 +23,8 @@ ARCHITECTURE_TOPICS = {
     "shipment.confirmed",
     "order.completed",
     "order.redacted",
+    "listing.updated",
+    "fba.inventory",
 }
 
 

@@ -16,6 +16,13 @@ from contracts.connections import (
 from contracts.envelope import EVENT_ID_NAMESPACE, CloudEvent, dataschema_uri, event_id, new_event
 from contracts.errors import ContractError, FieldError, UnknownTopicError
 from contracts.examples import EXAMPLES, INVALID_EXAMPLES, InvalidExample, example_event
+from contracts.listings import (
+    FbaInventoryV1,
+    ListingFulfillmentChannel,
+    ListingStatus,
+    ListingUpdatedV1,
+    listing_key,
+)
 from contracts.marketplaces import MARKETPLACES, Marketplace, marketplace
 from contracts.money import ISO_4217_CURRENCIES, Money
 from contracts.orders import (
@@ -72,13 +79,17 @@ __all__ = [
     "ConnectionWarning",
     "ContractError",
     "DailyStockCadence",
+    "FbaInventoryV1",
     "FieldError",
     "FulfillmentChannel",
     "IntervalStockCadence",
     "InvalidExample",
     "KafkaRecord",
     "KafkaTopic",
+    "ListingFulfillmentChannel",
     "ListingIssueV1",
+    "ListingStatus",
+    "ListingUpdatedV1",
     "Marketplace",
     "Money",
     "NearRealTimeStockCadence",
@@ -110,6 +121,7 @@ __all__ = [
     "example_event",
     "kafka_topic_configs",
     "kafka_topics",
+    "listing_key",
     "marketplace",
     "new_event",
     "pii_fields",

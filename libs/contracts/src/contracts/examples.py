@@ -176,6 +176,27 @@ _SHIPMENT: Json = {
     ],
 }
 
+_LISTING: Json = {
+    "connection_id": "conn-us-acme",
+    "sku": "TENT-2P-GRN",
+    "listing_key": "conn-us-acme:TENT-2P-GRN",
+    "revision": 3,
+    "marketplace_id": "ATVPDKIKX0DER",
+    "asin": "B07XJ8C8F5",
+    "title": "Trailhead 2-Person Backpacking Tent, Green",
+    "status": "BUYABLE",
+    "condition": "new_new",
+    "price": _money("129.99"),
+    "fulfillment_channel": "MFN",
+    "mfn_quantity": 52,
+    "parent_sku": "TENT-2P",
+    "variation_theme": "Color",
+    "variation_attributes": {"color": "Green"},
+    "item_id": "ITEM-TENT-2P-GRN",
+    "amazon_last_updated": "2026-08-06T12:14:31Z",
+    "updated_at": "2026-08-06T12:30:02Z",
+}
+
 EXAMPLES: dict[str, tuple[Json, ...]] = {
     "connection.updated": (
         _CONNECTION,
@@ -307,6 +328,44 @@ EXAMPLES: dict[str, tuple[Json, ...]] = {
             "reason": "retention_elapsed",
             "redacted_at": "2026-09-10T03:00:00Z",
             "replacement": "REDACTED",
+        },
+    ),
+    "listing.updated": (
+        _LISTING,
+        {
+            **_LISTING,
+            "connection_id": "conn-de-acme",
+            "sku": "SLEEPBAG-3S-FBA",
+            "listing_key": "conn-de-acme:SLEEPBAG-3S-FBA",
+            "revision": 1,
+            "marketplace_id": "A1PA6795UKMFR9",
+            "asin": "B08KTZ8249",
+            "title": "Schlafsack für drei Jahreszeiten",
+            "status": "DISCOVERABLE",
+            "price": _money("89.90", "EUR"),
+            "fulfillment_channel": "FBA",
+            "mfn_quantity": None,
+            "parent_sku": None,
+            "variation_theme": None,
+            "variation_attributes": {},
+            "item_id": "SLEEPBAG-3S-FBA",
+        },
+    ),
+    "fba.inventory": (
+        {
+            "connection_id": "conn-de-acme",
+            "sku": "SLEEPBAG-3S-FBA",
+            "listing_key": "conn-de-acme:SLEEPBAG-3S-FBA",
+            "marketplace_id": "A1PA6795UKMFR9",
+            "fulfillable": 41,
+            "inbound_working": 10,
+            "inbound_shipped": 24,
+            "inbound_receiving": 6,
+            "reserved": 3,
+            "unfulfillable": 1,
+            "researching": 0,
+            "total": 85,
+            "as_of": "2026-08-06T13:00:00Z",
         },
     ),
 }
@@ -494,6 +553,25 @@ INVALID_EXAMPLES: tuple[InvalidExample, ...] = (
         field="settings.carrier_mapping.ups.code",
     ),
     InvalidExample(
+        topic="listing.updated",
+        description="listing key not '<connection_id>:<sku>'",
+        payload=_broken("listing.updated", 0, "listing_key", "conn-us-acme:OTHER-SKU"),
+        field="listing_key",
+        schema_rejects=False,
+    ),
+    InvalidExample(
+        topic="listing.updated",
+        description="fulfillment channel AFN instead of FBA",
+        payload=_broken("listing.updated", 0, "fulfillment_channel", "AFN"),
+        field="fulfillment_channel",
+    ),
+    InvalidExample(
+        topic="fba.inventory",
+        description="negative fulfillable quantity",
+        payload=_broken("fba.inventory", 0, "fulfillable", -1),
+        field="fulfillable",
+    ),
+    InvalidExample(
         topic="connection.updated",
         description="EU marketplace on an NA connection",
         payload=_broken("connection.updated", 0, "marketplace_ids", ["ATVPDKIKX0DER", "A1PA6795UKMFR9"]),
@@ -516,6 +594,8 @@ def example_event(topic: str, index: int = 0) -> CloudEvent[Any]:
         "shipment.confirmed": "confirmed_at",
         "order.completed": "status",
         "order.redacted": "redacted_at",
+        "listing.updated": "revision",
+        "fba.inventory": "as_of",
     }.get(topic)
     revision = "1" if revision_source is None else _text(getattr(data, revision_source))
     return new_event(

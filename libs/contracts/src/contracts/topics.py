@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from contracts.connections import ConnectionUpdatedV1
 from contracts.errors import UnknownTopicError
+from contracts.listings import FbaInventoryV1, ListingUpdatedV1
 from contracts.orders import OrderCancelledV1, OrderCompletedV1, OrderReceivedV1, OrderRedactedV1
 from contracts.shipments import ShipmentConfirmedV1, ShipmentCreatedV1
 from contracts.stock import StockChangedV1, StockPublishedV1
@@ -193,6 +194,30 @@ TOPICS: tuple[TopicSpec, ...] = (
         producer="pii-redactor",
         consumers=(INTERNAL_PRODUCER,),
         description="PII of this order must now be gone everywhere.",
+    ),
+    TopicSpec(
+        name="listing.updated",
+        key_field="listing_key",
+        payload=ListingUpdatedV1,
+        partitions=_PARTITIONS,
+        retention_ms=None,
+        cleanup_policy="compact",
+        pii=False,
+        producer="catalog-sync",
+        consumers=("stock-publisher", INTERNAL_PRODUCER),
+        description="Current state of one Amazon listing and the internal item it is linked to; a tombstone when gone.",
+    ),
+    TopicSpec(
+        name="fba.inventory",
+        key_field="listing_key",
+        payload=FbaInventoryV1,
+        partitions=_PARTITIONS,
+        retention_ms=None,
+        cleanup_policy="compact",
+        pii=False,
+        producer="catalog-sync",
+        consumers=(INTERNAL_PRODUCER,),
+        description="Amazon's FBA quantities of one SKU (fulfillable, inbound, reserved, ...) with as_of.",
     ),
 )
 
