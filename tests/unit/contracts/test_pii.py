@@ -37,6 +37,7 @@ ORDER_NOT_PII = {
     "ship_service_level",
     "internal_ship_method",
     "buyer_ref",
+    "pii_reference",  # names the order, not the buyer
     "ship_to.city",
     "ship_to.state_or_region",
     "ship_to.country_code",

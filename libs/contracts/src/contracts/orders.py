@@ -168,6 +168,18 @@ class OrderReceivedV1(OutboundPayload):
         default=None, description="Absent for FBA orders and for orders Amazon has not released yet."
     )
     lines: list[OrderLineV1] = Field(min_length=1)
+    # Added within V1 (an optional field, the one change rule 2 allows). PII fields were already optional, so a
+    # PII-minimal order.received (no buyer fields, no ship_to) is valid V1 as it stands.
+    pii_reference: Annotated[str, StringConstraints(pattern=r"^urn:amazon-connector:pii:[^:\s]+:[^:\s]+$")] | None = (
+        Field(
+            default=None,
+            description=(
+                "Set when the connection uses PII-minimal delivery: buyer and ship-to fields are absent and the "
+                "label address is fetched from pii-redactor (GET /internal/labels/{connection_id}/{amazon_order_id})."
+                " Form: urn:amazon-connector:pii:<connection_id>:<amazon_order_id>."
+            ),
+        )
+    )
     payment_status: Literal["paid"] = Field(
         default="paid",
         description="Amazon releases orders for fulfilment only after payment, so imported orders are paid.",
