@@ -34,7 +34,8 @@ class ListingIssueV1(OutboundPayload):
 
 
 class StockPublishedV1(OutboundPayload):
-    """What Amazon did with a quantity we sent for one SKU of one connection."""
+    """What Amazon did with a quantity we sent for one SKU of one connection: accepted or rejected, then applied
+    or drifted once read back."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -55,6 +56,12 @@ class StockPublishedV1(OutboundPayload):
     submission_id: Text = Field(description="Amazon feed id, or the listings submissionId.")
     outcome: Literal["accepted", "rejected"]
     issues: list[ListingIssueV1] = Field(default_factory=list, validate_default=True)
+    # Accepted is not applied: a second event for an accepted quantity says what Amazon showed when read back
+    # after its apply delay (drifted: not the accepted quantity, which is then sent again). Added within V1.
+    verification: Literal["applied", "drifted"] | None = Field(
+        default=None, description="None: Amazon's answer to the submission; else the read-back of an accepted one."
+    )
+    amazon_quantity: Quantity | None = Field(default=None, description="On a read-back: the quantity Amazon showed.")
     published_at: Timestamp
 
     @field_validator("issues")
