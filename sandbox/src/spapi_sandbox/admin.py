@@ -48,6 +48,20 @@ class ListingIn(BaseModel):
     handling_time: int | None = Field(default=None, ge=1, le=30)
     product_type: str = "PRODUCT"
     item_name: str | None = None
+    price: str = Field(default="19.99", pattern=r"^\d+(\.\d{1,2})?$")
+    parent_sku: str | None = None
+    variation_theme: str | None = None
+    variation_attributes: dict[str, str] = Field(default_factory=dict)
+    fba: dict[str, int] = Field(default_factory=dict)
+
+
+class CatalogIn(BaseModel):
+    seller_id: str = DEFAULT_SELLER_ID
+    count: int = Field(ge=1, le=100_000)
+    fba_share: float = Field(default=0.3, ge=0, le=1)
+    family_size: int = Field(default=4, ge=0, le=50)
+    family_share: float = Field(default=0.5, ge=0, le=1)
+    prefix: str = "CAT"
 
 
 class ItemIn(BaseModel):
@@ -127,6 +141,11 @@ def listing_view(listing: Listing) -> dict[str, Any]:
         "handling_time": listing.handling_time,
         "product_type": listing.product_type,
         "item_name": listing.item_name,
+        "price": listing.price,
+        "parent_sku": listing.parent_sku,
+        "variation_theme": listing.variation_theme,
+        "variation_attributes": listing.variation_attributes,
+        "fba": listing.fba,
         "fulfillment_availability": listing.availability_attribute(),
         "attributes": render_listing(listing, {"attributes"})["attributes"],
         "last_updated": iso(listing.updated),
@@ -239,9 +258,41 @@ def router(world: World) -> APIRouter:
             handling_time=body.handling_time,
             product_type=body.product_type,
             item_name=body.item_name or "",
+            price=body.price,
+            parent_sku=body.parent_sku,
+            variation_theme=body.variation_theme,
+            variation_attributes=dict(body.variation_attributes),
+            fba=dict(body.fba),
         )
+        earlier = world.state.listing(listing.seller_id, listing.sku)
+        if earlier is not None:
+            listing.created = earlier.created  # posting a known SKU again changes it on "Amazon"
         world.state.listings[(listing.seller_id, listing.sku)] = listing
         return listing_view(listing)
+
+    @api.delete("/listings/{seller_id}/{sku:path}", status_code=204)
+    async def remove_listing(seller_id: str, sku: str) -> None:
+        if world.state.listings.pop((seller_id, sku), None) is None:
+            raise HTTPException(404, "unknown listing")
+
+    @api.post("/generator/catalog", status_code=201)
+    async def generate_catalog(body: CatalogIn) -> dict[str, Any]:
+        seller = _seller(body.seller_id)
+        made = generator.generate_catalog(
+            world,
+            seller.selling_partner_id,
+            count=body.count,
+            fba_share=body.fba_share,
+            family_size=body.family_size,
+            family_share=body.family_share,
+            prefix=body.prefix,
+        )
+        return {
+            "count": len(made),
+            "fba": sum(1 for m in made if m.fulfillment == "AFN"),
+            "parents": sum(1 for m in made if m.parent_sku is None and m.variation_theme is not None),
+            "children": sum(1 for m in made if m.parent_sku is not None),
+        }
 
     @api.get("/listings/{seller_id}/{sku:path}")
     async def get_listing(seller_id: str, sku: str) -> dict[str, Any]:

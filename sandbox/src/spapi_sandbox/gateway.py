@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from spapi_sandbox import feeds, listings, notifications_api, orders, reports, sellers
+from spapi_sandbox import fba_inventory, feeds, listings, notifications_api, orders, reports, sellers
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.models import Operation
 from spapi_sandbox.ratelimit import header_value
@@ -44,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
     "createReport": reports.create_report,
     "getReport": reports.get_report,
     "getReportDocument": reports.get_report_document,
+    "getInventorySummaries": fba_inventory.get_inventory_summaries,
     "createDestination": notifications_api.create_destination,
     "getDestinations": notifications_api.get_destinations,
     "getDestination": notifications_api.get_destination,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from spapi_sandbox import orders
 from spapi_sandbox.state import Listing
@@ -82,3 +83,85 @@ async def run(world: World) -> None:
                 generate_one(world)
             except Exception:
                 logger.exception("order generator failed")
+
+
+_COLORS = ("Black", "White", "Red", "Green", "Blue", "Grey", "Olive", "Navy")
+_SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+# Characters Windows-1252 has and ASCII lacks, so EU reports exercise the Cp1252 decoding.
+_NAMES = ("Trekking Jacke für Damen", "Café mug", "Down parka \u2013 800 fill", "Sac à dos", "Zelt Größe", "Lamp 20 €")
+
+
+def generate_catalog(
+    world: World,
+    seller_id: str,
+    *,
+    count: int,
+    fba_share: float = 0.3,
+    family_size: int = 4,
+    family_share: float = 0.5,
+    prefix: str = "CAT",
+) -> list[Listing]:
+    """`count` listings in the seller's first marketplace: variation families (a parent, then `family_size`
+    children with a size/color theme) and standalone listings; a family is MFN or FBA as a whole."""
+    rng = world.state.rng
+    seller = world.state.sellers[seller_id]
+    marketplace_id = seller.marketplace_ids[0]
+    made: list[Listing] = []
+
+    def add(listing: Listing) -> None:
+        world.state.listings[(seller_id, listing.sku)] = listing
+        made.append(listing)
+
+    n = 0
+    while len(made) < count:
+        n += 1
+        fulfillment: Any = "AFN" if rng.random() < fba_share else "MFN"
+        name = f"{rng.choice(_NAMES)} {n}"
+        if family_size and len(made) + family_size + 1 <= count and rng.random() < family_share:
+            parent_sku = f"{prefix}-{n:06d}-P"
+            theme = rng.choice(("SIZE/COLOR", "COLOR"))
+            add(
+                Listing(
+                    seller_id=seller_id, sku=parent_sku, asin=world.state.ids.asin(), marketplace_id=marketplace_id,
+                    fulfillment=fulfillment, quantity=None, handling_time=None, item_name=name, price="",
+                    variation_theme=theme,
+                )
+            )  # fmt: skip
+            for c in range(family_size):
+                attributes = {"color": _COLORS[c % len(_COLORS)]}
+                if theme == "SIZE/COLOR":
+                    attributes = {"size": _SIZES[c % len(_SIZES)], **attributes}
+                add(
+                    Listing(
+                        seller_id=seller_id, sku=f"{prefix}-{n:06d}-{c:02d}", asin=world.state.ids.asin(),
+                        marketplace_id=marketplace_id, fulfillment=fulfillment,
+                        quantity=None if fulfillment == "AFN" else rng.randint(0, 200),
+                        handling_time=None if fulfillment == "AFN" else 2,
+                        item_name=f"{name} {' '.join(attributes.values())}", price=f"{rng.uniform(5, 200):.2f}",
+                        parent_sku=parent_sku, variation_theme=theme, variation_attributes=attributes,
+                        fba=_fba(rng) if fulfillment == "AFN" else {},
+                    )
+                )  # fmt: skip
+            continue
+        add(
+            Listing(
+                seller_id=seller_id, sku=f"{prefix}-{n:06d}", asin=world.state.ids.asin(),
+                marketplace_id=marketplace_id, fulfillment=fulfillment,
+                quantity=None if fulfillment == "AFN" else rng.randint(0, 200),
+                handling_time=None if fulfillment == "AFN" else 2, item_name=name,
+                price=f"{rng.uniform(5, 200):.2f}", fba=_fba(rng) if fulfillment == "AFN" else {},
+            )
+        )  # fmt: skip
+    return made
+
+
+def _fba(rng: Any) -> dict[str, int]:
+    return {
+        "fulfillable": rng.randint(0, 300),
+        "inbound_working": rng.choice((0, 0, 10)),
+        "inbound_shipped": rng.choice((0, 0, 24)),
+        "inbound_receiving": rng.choice((0, 6)),
+        "reserved": rng.randint(0, 5),
+        "unfulfillable": rng.choice((0, 0, 1)),
+        "researching": 0,
+    }

@@ -281,6 +281,8 @@ def render_listing(listing: Listing, included: set[str]) -> dict[str, Any]:
         ]
     if "attributes" in included:
         attributes = copy.deepcopy(listing.attributes)
+        for name, value in listing.variation_attributes.items():
+            attributes.setdefault(name, [{"value": value, "marketplace_id": marketplace}])
         availability = listing.availability_attribute()
         if availability is not None:
             attributes[FA] = [availability]
@@ -297,8 +299,26 @@ def render_listing(listing: Listing, included: set[str]) -> dict[str, Any]:
     if "productTypes" in included:
         out["productTypes"] = [{"marketplaceId": marketplace, "productType": listing.product_type}]
     if "relationships" in included:
-        out["relationships"] = [{"marketplaceId": marketplace, "relationships": []}]
+        out["relationships"] = [{"marketplaceId": marketplace, "relationships": variation_relationships(listing)}]
     return out
+
+
+def variation_relationships(listing: Listing, listings: dict[tuple[str, str], Listing] | None = None) -> list[Any]:
+    """A child's VARIATION relationship names its parent and the family's theme; a parent's names its children."""
+    if listing.parent_sku is not None:
+        theme = listing.variation_theme or "/".join(a.upper() for a in listing.variation_attributes)
+        return [
+            {
+                "type": "VARIATION",
+                "parentSkus": [listing.parent_sku],
+                "variationTheme": {"attributes": list(listing.variation_attributes), "theme": theme},
+            }
+        ]
+    if listing.variation_theme is not None and listings is not None:
+        seller = listing.seller_id
+        children = [c.sku for c in listings.values() if c.seller_id == seller and c.parent_sku == listing.sku]
+        return [{"type": "VARIATION", "childSkus": children}] if children else []
+    return []
 
 
 async def get_listings_item(world: World, call: Call) -> Reply:
@@ -306,7 +326,10 @@ async def get_listings_item(world: World, call: Call) -> Reply:
     listing = world.state.listing(call.seller_id, call.params["sku"])
     if listing is None:
         raise ApiError(404, "NOT_FOUND", f"SKU '{call.params['sku']}' not found in marketplace.")
-    return Reply(200, render_listing(listing, set(call.params.get("includedData", ["summaries"]))))
+    out = render_listing(listing, set(call.params.get("includedData", ["summaries"])))
+    if "relationships" in out and listing.parent_sku is None:
+        out["relationships"][0]["relationships"] = variation_relationships(listing, world.state.listings)
+    return Reply(200, out)
 
 
 def _submission(call: Call, outcome: Outcome, listing: Listing | None, preview: bool) -> dict[str, Any]:

@@ -25,6 +25,7 @@ SERVED: dict[str, tuple[str, ...]] = {
     "listingsItems_2021-08-01.json": ("getListingsItem", "patchListingsItem", "putListingsItem"),
     "sellers.json": ("getMarketplaceParticipations",),
     "reports_2021-06-30.json": ("createReport", "getReport", "getReportDocument"),
+    "fbaInventory.json": ("getInventorySummaries",),
     "notifications.json": (
         "createDestination",
         "getDestinations",

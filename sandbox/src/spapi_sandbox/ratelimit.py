@@ -27,6 +27,7 @@ RATES: dict[str, tuple[float, int]] = {
     "createReport": (0.0167, 15),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
+    "getInventorySummaries": (2.0, 2),
     # Notifications: every operation 1/5; grantless ones count against the application, not a seller.
     "createDestination": (1.0, 5),
     "getDestinations": (1.0, 5),

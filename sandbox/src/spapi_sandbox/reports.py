@@ -83,7 +83,7 @@ def listings_tsv(world: World, seller_id: str, marketplace_ids: list[str]) -> st
             "item-name": listing.item_name or f"Sandbox product {listing.sku}",
             "listing-id": listing.asin[-8:] + "SBX",
             "seller-sku": listing.sku,
-            "price": "19.99",
+            "price": listing.price,
             "quantity": quantity,
             "open-date": listing.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
             "item-is-marketplace": "y",

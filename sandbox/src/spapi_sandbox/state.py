@@ -141,6 +141,13 @@ class Listing:
     attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
     created: datetime = dataclasses.field(default_factory=utcnow)
     updated: datetime = dataclasses.field(default_factory=utcnow)
+    price: str = "19.99"
+    # Variation family: a child names its parent; the parent carries the theme and no attribute values.
+    parent_sku: str | None = None
+    variation_theme: str | None = None
+    variation_attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+    # FBA quantities (getInventorySummaries inventoryDetails), AFN listings only.
+    fba: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def channel_code(self) -> str:
