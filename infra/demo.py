@@ -290,6 +290,7 @@ def main() -> None:
     show_connection(connection_id)
     test_connection(connection_id)
     ingest_orders(connection_id)
+    __import__("demo_pii_redactor").run(connection_id)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -70,7 +71,18 @@ def local_secrets() -> dict[str, str]:
         }
         LOCAL_ENV.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         LOCAL_ENV.chmod(0o600)
-    return dict(line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
+    found = dict(line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
+    # Added after checkouts already had their file: appended once, the other values stay as they were.
+    added = {}
+    if "PII_ENCRYPTION_KEYS" not in found:
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        added["PII_ENCRYPTION_KEYS"] = f"local1:{key}"
+    if ":pii_reader:" not in found.get("ADMIN_TOKENS", ":pii_reader:"):
+        added["ADMIN_TOKENS"] = f"{found['ADMIN_TOKENS']},local-pii_reader:pii_reader:{secrets.token_urlsafe(24)}"
+    if added:
+        found.update(added)
+        LOCAL_ENV.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
+    return found
 
 
 def environment(process: Process) -> dict[str, str]:
@@ -104,6 +116,8 @@ def environment(process: Process) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        # pii-redactor's POST /admin/test/clock, so `make demo` can show a redaction without waiting 30 days.
+        "TEST_CLOCK_ENABLED": "true" if process.name == "pii-redactor" else "false",
     }
 
 

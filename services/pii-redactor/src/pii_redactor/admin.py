@@ -11,6 +11,7 @@ import csv
 import hmac
 import io
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -81,7 +82,8 @@ def create_routers(
     due_soon: timedelta,
     test_clock_enabled: bool,
     service_tokens: dict[str, str],
-    published: Any,
+    published: Callable[[], None],
+    clock_moved: Callable[[], None] = lambda: None,
 ) -> list[APIRouter]:
     admin = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -212,7 +214,9 @@ def create_routers(
         @testing.post("/clock")
         async def advance(body: ClockAdvance, _: Operator) -> dict[str, Any]:
             """TEST_CLOCK_ENABLED only: moves this process's clock forward (demos of the 30-day redaction)."""
-            return {"now": clock.advance(timedelta(days=body.days)), "offset_days": clock.offset / timedelta(days=1)}
+            now = clock.advance(timedelta(days=body.days))
+            clock_moved()  # the job runs now instead of at its next interval
+            return {"now": now, "offset_days": clock.offset / timedelta(days=1)}
 
         routers.append(testing)
 

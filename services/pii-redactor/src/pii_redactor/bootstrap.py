@@ -86,6 +86,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
                 test_clock_enabled=settings.test_clock_enabled,
                 service_tokens=parse_service_tokens(settings.service_tokens) if settings.service_tokens else {},
                 published=relay.wake,
+                clock_moved=worker.wake,
             ),
             principals=settings.admin_principals(),
         )
