@@ -91,6 +91,15 @@ def test_an_order_maps_lines_money_tax_discount_and_the_ship_method() -> None:
     assert event.latest_ship_date is not None and event.earliest_ship_date is not None
 
 
+def test_pii_minimal_delivery_publishes_no_buyer_or_ship_to_pii_only_a_reference() -> None:
+    event = domain.order_received(order(), connection(pii_minimal_delivery=True), KEY)
+    assert (event.buyer_name, event.buyer_email, event.buyer_phone, event.ship_to) == (None, None, None, None)
+    assert event.pii_reference == f"urn:amazon-connector:pii:conn-us-acme:{event.amazon_order_id}"
+    assert event.buyer_ref.startswith("buyer-")
+    full = domain.order_received(order(), connection(), KEY)
+    assert full.ship_to is not None and full.pii_reference is None
+
+
 def test_product_code_follows_the_connection_and_unmapped_levels_have_no_internal_method() -> None:
     event = domain.order_received(order(), connection(product_code="asin", ship_method_mapping={}), KEY)
     assert [line.product_code for line in event.lines] == ["B07XJ8C8F5", "B01N5IB20Q"]

@@ -165,6 +165,8 @@ def order_received(order: spapi.Order, connection: Connection, buyer_ref_key: by
     ship_by = fulfillment.ship_by_window
     programs = _programs(order)
     buyer = order.buyer
+    # PII-minimal delivery: Kafka never holds buyer PII; pii-redactor hands the label address to the warehouse.
+    minimal = settings.pii_minimal_delivery
     try:
         return OrderReceivedV1(
             connection_id=connection.connection_id,
@@ -183,10 +185,11 @@ def order_received(order: spapi.Order, connection: Connection, buyer_ref_key: by
             earliest_ship_date=ship_by.earliest_date_time if ship_by else None,
             latest_ship_date=ship_by.latest_date_time if ship_by else None,
             buyer_ref=buyer_ref(buyer_ref_key, connection.selling_partner_id, order),
-            buyer_name=(buyer.buyer_name or None) if buyer else None,
-            buyer_email=(buyer.buyer_email or None) if buyer else None,
+            buyer_name=(buyer.buyer_name or None) if buyer and not minimal else None,
+            buyer_email=(buyer.buyer_email or None) if buyer and not minimal else None,
             buyer_phone=None,
-            ship_to=_ship_to(order),
+            ship_to=None if minimal else _ship_to(order),
+            pii_reference=f"urn:amazon-connector:pii:{connection.connection_id}:{order.order_id}" if minimal else None,
             lines=[_line(item, n, settings.product_code) for n, item in enumerate(order.order_items)],
             # Amazon releases an order for fulfilment only once the buyer's payment is secured.
             payment_status="paid",
