@@ -46,6 +46,7 @@ _TOPICS = (
     "shipment.confirmed",
     "order.redacted",
     contracts.dead_letter_topic("pii-redactor"),
+    contracts.dead_letter_topic("orders-ingest"),
 )
 
 
@@ -204,7 +205,13 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running(
-    *, database_url: str, kafka_bootstrap: str, namespace: str, run_job: bool = False, **overrides: Any
+    *,
+    database_url: str,
+    kafka_bootstrap: str,
+    namespace: str,
+    run_job: bool = False,
+    token_sources: Any = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """`run_job`: also run the periodic redaction worker (else tests call `redact()`); `overrides`: Settings fields."""
     tokens = {role: secrets.token_urlsafe(24) for role in ROLES}
@@ -227,7 +234,7 @@ async def running(
         tokens=tokens,
     )
     base = FIXED_NOW
-    async with bootstrap.build(settings, clock=Clock(lambda: base)) as service:
+    async with bootstrap.build(settings, clock=Clock(lambda: base), token_sources=token_sources) as service:
         harness.service = service
         server = uvicorn.Server(
             uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")

@@ -11,17 +11,19 @@ import csv
 import hmac
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
+import spapi
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from pii_redactor import redaction, vault
+from pii_redactor.amazon_pii import AddressUnavailable
 from pii_redactor.clock import Clock
 from pii_redactor.crypto import VaultCipher
 
@@ -84,6 +86,7 @@ def create_routers(
     service_tokens: dict[str, str],
     published: Callable[[], None],
     clock_moved: Callable[[], None] = lambda: None,
+    fetch_pii: Callable[[str, str], Awaitable[dict[str, Any]]] | None = None,
 ) -> list[APIRouter]:
     admin = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -228,9 +231,28 @@ def create_routers(
     ) -> dict[str, Any]:
         """The ship-to address for a label (PII-minimal delivery): a service token, audited per call."""
         caller = _service(request, service_tokens)
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             row = await _one(conn, amazon_order_id, connection_id)
-            gone = row["redacted_at"] is not None
+        pii: dict[str, Any] = {}
+        outcome = "revealed"
+        if row["redacted_at"] is not None:
+            outcome = "gone"
+        elif row["sealed"] is not None:
+            pii = vault.unseal(cipher, row)
+        elif row["pii_reference"] and fetch_pii is not None:
+            # PII-minimal: read from Amazon now (outside any transaction), then held and redacted like the rest.
+            try:
+                pii = await fetch_pii(connection_id, amazon_order_id)
+            except AddressUnavailable:
+                outcome = "not on Amazon"
+            except spapi.SpApiError as exc:
+                raise Problem(502, f"Amazon did not answer with the order: {type(exc).__name__}") from None
+            if pii:
+                sealed = vault.seal(cipher, connection_id, amazon_order_id, pii)
+                async with pool.acquire() as conn:
+                    await vault.store_fetched(conn, connection_id, amazon_order_id, sealed, vault.held_fields(pii))
+                outcome = "revealed from Amazon"
+        async with pool.acquire() as conn:
             await vault.audit(
                 conn,
                 at=clock(),
@@ -239,11 +261,10 @@ def create_routers(
                 connection_id=connection_id,
                 amazon_order_id=amazon_order_id,
                 reason=reason,
-                outcome="gone" if gone else "revealed",
+                outcome=outcome,
             )
-        if gone:
+        if outcome == "gone":
             raise Problem(410, "the PII of this order was redacted")
-        pii = vault.unseal(cipher, row) if row["sealed"] is not None else {}
         if "ship_to" not in pii:
             raise Problem(404, "no ship-to address held for this order")
         return {"connection_id": connection_id, "amazon_order_id": amazon_order_id, "ship_to": pii["ship_to"]}

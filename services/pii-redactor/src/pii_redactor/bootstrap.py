@@ -10,12 +10,14 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
+import httpx
 import messaging
 import sellers
 import servicekit
+import spapi
 from fastapi import FastAPI
 
-from pii_redactor import admin, handlers
+from pii_redactor import admin, amazon_pii, handlers
 from pii_redactor.clock import Clock
 from pii_redactor.crypto import VaultCipher
 from pii_redactor.redaction import RedactionJob
@@ -43,8 +45,11 @@ class Service:
 
 
 @asynccontextmanager
-async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Service]:
-    """`clock` is a test seam: tests move time forward instead of waiting 30 days."""
+async def build(
+    settings: Settings, *, clock: Clock | None = None, token_sources: spapi.TokenSources | None = None
+) -> AsyncIterator[Service]:
+    """`clock` and `token_sources` are test seams: tests move time forward instead of waiting 30 days, and take
+    Amazon tokens from the sandbox instead of connector-auth."""
     clock = clock or Clock()
     kafka = messaging.KafkaSettings.of(settings, SERVICE)
     cipher = VaultCipher.from_spec(settings.pii_encryption_keys)
@@ -52,7 +57,18 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
+        httpx.AsyncClient(timeout=30.0) as http,
     ):
+        fetch_pii = None
+        if token_sources is None and settings.connector_auth_url and settings.service_token:
+            token_sources = spapi.ConnectorAuthTokens(
+                http, settings.connector_auth_url, settings.service_token
+            ).for_connection
+        if token_sources is not None:
+            clients = spapi.SpApiClients(
+                http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=settings.sandbox_speedup
+            )
+            fetch_pii = partial(_fetch_pii, pool, clients)
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         job = RedactionJob(pool, now=clock, batch_size=settings.redaction_batch_size, published=relay.wake)
         worker = servicekit.PeriodicWorker("redaction", job.tick, every=settings.redaction_interval_seconds)
@@ -87,9 +103,20 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
                 service_tokens=parse_service_tokens(settings.service_tokens) if settings.service_tokens else {},
                 published=relay.wake,
                 clock_moved=worker.wake,
+                fetch_pii=fetch_pii,
             ),
             principals=settings.admin_principals(),
         )
         yield Service(
             app=app, workers=[consumer, relay, worker], pool=pool, consumer=consumer, relay=relay, job=job, clock=clock
         )
+
+
+async def _fetch_pii(
+    pool: asyncpg.Pool, clients: spapi.SpApiClients, connection_id: str, amazon_order_id: str
+) -> dict[str, object]:
+    async with pool.acquire() as conn:
+        connection = await sellers.connection(conn, connection_id)
+    if connection is None or not connection.callable:
+        raise amazon_pii.AddressUnavailable(f"connection {connection_id} is unknown or cannot call Amazon")
+    return await amazon_pii.fetch(clients, connection, amazon_order_id)

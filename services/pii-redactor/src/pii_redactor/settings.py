@@ -26,6 +26,12 @@ class Settings(ServiceSettings):
     # Local demos and tests only: POST /admin/test/clock moves this process's clock forward. Off in production.
     test_clock_enabled: bool = False
     consumer_group: str = "pii-redactor"
+    # PII-minimal delivery: the label address of an order that came with only a pii_reference is read from Amazon,
+    # with access tokens from connector-auth's token API. Unset CONNECTOR_AUTH_URL: such labels answer 404.
+    connector_auth_url: str | None = None
+    service_token: SecretStr | None = None
+    spapi_endpoint_url: str | None = None
+    sandbox_speedup: float = Field(default=1.0, gt=0)
 
     @field_validator("pii_encryption_keys")
     @classmethod

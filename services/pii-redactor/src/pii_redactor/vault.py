@@ -19,9 +19,11 @@ REDACTED = "REDACTED"
 
 # What the vault keeps of an order.received: the contract's PII and the rest of the ship-to address, which
 # together identify a person. Read from the payload by these names (the contract marks the PII ones).
-BUYER_FIELDS = ("buyer_name", "buyer_email", "buyer_phone")
+# `buyer_company` and `ship_to.company` come only from Amazon (PII-minimal delivery): the contract has neither.
+BUYER_FIELDS = ("buyer_name", "buyer_email", "buyer_phone", "buyer_company")
 SHIP_TO_FIELDS = (
     "recipient_name",
+    "company",
     "address_line1",
     "address_line2",
     "address_line3",
@@ -35,10 +37,10 @@ ALL_FIELDS = (*BUYER_FIELDS, *(f"ship_to.{f}" for f in SHIP_TO_FIELDS))
 
 
 def pii_of(order: OrderReceivedV1) -> dict[str, Any]:
-    held: dict[str, Any] = {f: getattr(order, f) for f in BUYER_FIELDS if getattr(order, f) is not None}
+    held: dict[str, Any] = {f: getattr(order, f, None) for f in BUYER_FIELDS if getattr(order, f, None) is not None}
     if order.ship_to is not None:
         held["ship_to"] = {
-            f: getattr(order.ship_to, f) for f in SHIP_TO_FIELDS if getattr(order.ship_to, f) is not None
+            f: getattr(order.ship_to, f, None) for f in SHIP_TO_FIELDS if getattr(order.ship_to, f, None) is not None
         }
     return held
 
@@ -79,7 +81,8 @@ async def store_order(
     await conn.execute(
         """UPDATE vault SET marketplace_id = $3, status = $4, purchase_date = $5, last_update_date = $6,
                key_id = COALESCE($7, key_id), nonce = COALESCE($8, nonce), sealed = COALESCE($9, sealed),
-               pii_fields = CASE WHEN $9::bytea IS NULL THEN pii_fields ELSE $10 END, updated_at = now()
+               pii_fields = CASE WHEN $9::bytea IS NULL THEN pii_fields ELSE $10 END,
+               pii_reference = $11, updated_at = now()
            WHERE connection_id = $1 AND amazon_order_id = $2""",
         row["connection_id"],
         row["amazon_order_id"],
@@ -91,7 +94,25 @@ async def store_order(
         sealed.nonce if sealed else None,
         sealed.ciphertext if sealed else None,
         fields,
+        order.pii_reference,
     )
+
+
+async def store_fetched(
+    conn: asyncpg.Connection, connection_id: str, amazon_order_id: str, sealed: Sealed, fields: list[str]
+) -> bool:
+    """PII read from Amazon for a PII-minimal order; only into a row still held and empty. False: not stored."""
+    status = await conn.execute(
+        """UPDATE vault SET key_id = $3, nonce = $4, sealed = $5, pii_fields = $6, updated_at = now()
+           WHERE connection_id = $1 AND amazon_order_id = $2 AND redacted_at IS NULL AND sealed IS NULL""",
+        connection_id,
+        amazon_order_id,
+        sealed.key_id,
+        sealed.nonce,
+        sealed.ciphertext,
+        fields,
+    )
+    return bool(status == "UPDATE 1")
 
 
 async def set_clock(
