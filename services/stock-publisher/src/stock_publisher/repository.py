@@ -1,0 +1,314 @@
+"""SQL of stock-publisher: stock levels, listings, per-SKU state, feeds and the push schedule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+# --- stock levels and listings (the consumers) ---------------------------------------------------------
+
+
+async def save_stock(
+    conn: asyncpg.Connection, item_id: str, warehouse_id: str, available: int, as_of: datetime
+) -> bool:
+    """Keeps the newest quantity per (item, warehouse); False when `as_of` is not newer than the one kept."""
+    stored = await conn.fetchval(
+        """INSERT INTO stock_levels AS s (item_id, warehouse_id, available, as_of) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (item_id, warehouse_id) DO UPDATE SET available = excluded.available, as_of = excluded.as_of
+           WHERE s.as_of < excluded.as_of
+           RETURNING 1""",
+        item_id,
+        warehouse_id,
+        available,
+        as_of,
+    )
+    return stored is not None
+
+
+async def connections_to_nudge(conn: asyncpg.Connection, item_id: str, warehouse_id: str) -> tuple[list[str], bool]:
+    """Near-real-time connections with sync on whose MFN SKUs this (item, warehouse) feeds; and whether the
+    item has any listing at all."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT l.connection_id,
+                  c.settings->'stock_cadence'->>'mode' = 'near_real_time'
+                  AND coalesce((c.settings->>'stock_sync_enabled')::boolean, true)
+                  AND (c.settings->'stock_warehouse_ids') ? $2 AS due
+           FROM listings l LEFT JOIN connections c USING (connection_id)
+           WHERE l.item_id = $1""",
+        item_id,
+        warehouse_id,
+    )
+    return [r["connection_id"] for r in rows if r["due"]], bool(rows)
+
+
+async def report_unlisted(conn: asyncpg.Connection, item_id: str) -> bool:
+    """True the first time an item with stock but no listing is seen (it is reported once)."""
+    return (
+        await conn.fetchval(
+            "INSERT INTO unlisted_items (item_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", item_id
+        )
+        is not None
+    )
+
+
+async def save_listing(conn: asyncpg.Connection, listing: Any) -> bool:
+    """Keeps the highest revision; True when stored (new or newer)."""
+    stored = await conn.fetchval(
+        """INSERT INTO listings AS l (connection_id, sku, marketplace_id, item_id, channel, status, revision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (connection_id, sku) DO UPDATE SET
+               marketplace_id = excluded.marketplace_id, item_id = excluded.item_id, channel = excluded.channel,
+               status = excluded.status, revision = excluded.revision
+           WHERE l.revision < excluded.revision
+           RETURNING 1""",
+        listing.connection_id,
+        listing.sku,
+        listing.marketplace_id,
+        listing.item_id,
+        listing.fulfillment_channel.value,
+        listing.status.value,
+        listing.revision,
+    )
+    if stored is not None:
+        await conn.execute("DELETE FROM unlisted_items WHERE item_id = $1", listing.item_id)
+    return stored is not None
+
+
+async def delete_listing(conn: asyncpg.Connection, connection_id: str, sku: str) -> None:
+    await conn.execute("DELETE FROM listings WHERE connection_id = $1 AND sku = $2", connection_id, sku)
+
+
+# --- the push schedule -------------------------------------------------------------------------------------
+
+
+async def push_due_by(conn: asyncpg.Connection, connection_id: str, at: datetime | None) -> None:
+    """The next push is due at `at` unless it is due earlier already (None: keep what is there)."""
+    await conn.execute(
+        """INSERT INTO push_schedule AS p (connection_id, next_push_at) VALUES ($1, $2)
+           ON CONFLICT (connection_id) DO UPDATE
+           SET next_push_at = LEAST(coalesce(p.next_push_at, excluded.next_push_at), excluded.next_push_at)""",
+        connection_id,
+        at,
+    )
+
+
+async def next_push_at(conn: asyncpg.Connection, connection_id: str) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT next_push_at FROM push_schedule WHERE connection_id = $1", connection_id
+    )
+    return value
+
+
+async def push_done(conn: asyncpg.Connection, connection_id: str, *, started: datetime, then: datetime | None) -> None:
+    """After a push that began at `started`: next one at `then`, unless a change made it due after `started`."""
+    await conn.execute(
+        """UPDATE push_schedule SET next_push_at = $2
+           WHERE connection_id = $1 AND (next_push_at IS NULL OR next_push_at <= $3)""",
+        connection_id,
+        then,
+        started,
+    )
+
+
+# --- what Amazon should show, and what it was sent -----------------------------------------------------
+
+
+async def wanted_rows(
+    conn: asyncpg.Connection, connection_id: str, warehouse_ids: list[str], skus: list[str] | None
+) -> list[asyncpg.Record]:
+    """Every MFN SKU of the connection whose item has stock in a stock warehouse: the sum and newest as_of."""
+    return list(
+        await conn.fetch(
+            """SELECT l.sku, l.marketplace_id, l.handling_time_days,
+                      sum(GREATEST(s.available, 0))::int AS total, max(s.as_of) AS as_of
+               FROM listings l JOIN stock_levels s ON s.item_id = l.item_id AND s.warehouse_id = ANY($2::text[])
+               WHERE l.connection_id = $1 AND l.channel = 'MFN' AND ($3::text[] IS NULL OR l.sku = ANY($3::text[]))
+               GROUP BY l.sku, l.marketplace_id, l.handling_time_days""",
+            connection_id,
+            warehouse_ids,
+            skus,
+        )
+    )
+
+
+async def sku_states(conn: asyncpg.Connection, connection_id: str) -> dict[str, asyncpg.Record]:
+    rows = await conn.fetch("SELECT * FROM sku_state WHERE connection_id = $1", connection_id)
+    return {r["sku"]: r for r in rows}
+
+
+async def mark_sent(conn: asyncpg.Connection, connection_id: str, rows: list[tuple[Any, ...]], channel: str) -> None:
+    """rows: (sku, quantity, handling, as_of, submission_id, in_feed)."""
+    await conn.executemany(
+        """INSERT INTO sku_state AS s (connection_id, sku, sent_quantity, sent_handling, sent_as_of, sent_channel,
+                                       sent_at, submission_id, in_feed)
+           VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)
+           ON CONFLICT (connection_id, sku) DO UPDATE SET
+               sent_quantity = excluded.sent_quantity, sent_handling = excluded.sent_handling,
+               sent_as_of = excluded.sent_as_of, sent_channel = excluded.sent_channel, sent_at = now(),
+               submission_id = excluded.submission_id, in_feed = excluded.in_feed""",
+        [(connection_id, *row[:3], row[3], channel, row[4], row[5]) for row in rows],
+    )
+
+
+async def mark_accepted(
+    conn: asyncpg.Connection, connection_id: str, skus: list[tuple[str, int, int]], verify_at: datetime
+) -> None:
+    await conn.executemany(
+        """UPDATE sku_state SET accepted_quantity = $3, accepted_handling = $4, accepted_at = now(), issues = NULL,
+                                rejected_quantity = NULL, rejected_handling = NULL, in_feed = NULL, verify_at = $5
+           WHERE connection_id = $1 AND sku = $2""",
+        [(connection_id, sku, q, h, verify_at) for sku, q, h in skus],
+    )
+
+
+async def mark_rejected(
+    conn: asyncpg.Connection, connection_id: str, skus: list[tuple[str, int, int, list[dict[str, Any]]]]
+) -> None:
+    await conn.executemany(
+        """UPDATE sku_state SET rejected_quantity = $3, rejected_handling = $4, rejected_at = now(), issues = $5,
+                                in_feed = NULL
+           WHERE connection_id = $1 AND sku = $2""",
+        [(connection_id, sku, q, h, json.dumps(issues)) for sku, q, h, issues in skus],
+    )
+
+
+async def due_read_backs(conn: asyncpg.Connection, connection_id: str, limit: int) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT s.*, l.marketplace_id FROM sku_state s
+               JOIN listings l USING (connection_id, sku)
+               WHERE s.connection_id = $1 AND s.verify_at <= now() AND s.in_feed IS NULL
+               ORDER BY s.verify_at LIMIT $2""",
+            connection_id,
+            limit,
+        )
+    )
+
+
+async def read_back(conn: asyncpg.Connection, connection_id: str, sku: str, shown: int | None, applied: bool) -> None:
+    """Applied: Amazon shows what it accepted. Drifted: forget the acceptance, so the next push sends it again."""
+    if applied:
+        await conn.execute(
+            """UPDATE sku_state SET applied_quantity = $3, applied_at = now(), verify_at = NULL
+               WHERE connection_id = $1 AND sku = $2""",
+            connection_id,
+            sku,
+            shown,
+        )
+    else:
+        await conn.execute(
+            """UPDATE sku_state SET applied_quantity = $3, applied_at = now(), verify_at = NULL,
+                                    accepted_quantity = NULL, accepted_handling = NULL, drifts = drifts + 1
+               WHERE connection_id = $1 AND sku = $2""",
+            connection_id,
+            sku,
+            shown,
+        )
+
+
+async def next_read_back(conn: asyncpg.Connection, connection_id: str) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(verify_at) FROM sku_state WHERE connection_id = $1 AND in_feed IS NULL", connection_id
+    )
+    return value
+
+
+# --- feeds -------------------------------------------------------------------------------------------------
+
+
+async def feed_intent(
+    conn: asyncpg.Connection,
+    connection_id: str,
+    run_id: int,
+    *,
+    content_hash: str,
+    document: bytes,
+    items: dict[str, dict[str, Any]],
+    marketplace_id: str,
+) -> int:
+    feed_id: int = await conn.fetchval(
+        """INSERT INTO feeds (connection_id, run_id, content_hash, document, items, marketplace_id)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+        connection_id,
+        run_id,
+        content_hash,
+        document,
+        json.dumps(items),
+        marketplace_id,
+    )
+    return feed_id
+
+
+async def intents(conn: asyncpg.Connection, connection_id: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM feeds WHERE connection_id = $1 AND status = 'intent' ORDER BY id", connection_id
+        )
+    )
+
+
+async def feed_submitted(conn: asyncpg.Connection, feed_id: int, amazon_feed_id: str, next_poll_at: datetime) -> None:
+    await conn.execute(
+        """UPDATE feeds SET amazon_feed_id = $2, status = 'submitted', submitted_at = now(), next_poll_at = $3
+           WHERE id = $1""",
+        feed_id,
+        amazon_feed_id,
+        next_poll_at,
+    )
+    await conn.execute(
+        "UPDATE sku_state SET submission_id = $2 WHERE in_feed = $1",
+        feed_id,
+        amazon_feed_id,
+    )
+
+
+async def due_feeds(conn: asyncpg.Connection, connection_id: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT * FROM feeds WHERE connection_id = $1 AND status = 'submitted' AND next_poll_at <= now()
+               ORDER BY id""",
+            connection_id,
+        )
+    )
+
+
+async def next_feed_poll(conn: asyncpg.Connection, connection_id: str) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(next_poll_at) FROM feeds WHERE connection_id = $1 AND status = 'submitted'", connection_id
+    )
+    return value
+
+
+async def feed_poll_later(conn: asyncpg.Connection, feed_id: int, at: datetime) -> None:
+    await conn.execute("UPDATE feeds SET next_poll_at = $2 WHERE id = $1", feed_id, at)
+
+
+async def feed_finished(conn: asyncpg.Connection, feed_id: int, status: str) -> None:
+    await conn.execute("UPDATE feeds SET status = $2, finished_at = now() WHERE id = $1", feed_id, status)
+    # SKUs the report did not mention (should not happen) leave the feed too.
+    await conn.execute("UPDATE sku_state SET in_feed = NULL WHERE in_feed = $1", feed_id)
+
+
+# --- admin ---------------------------------------------------------------------------------------------------
+
+
+async def sku_view(conn: asyncpg.Connection, sku: str) -> dict[str, Any] | None:
+    listings = await conn.fetch("SELECT * FROM listings WHERE sku = $1 ORDER BY connection_id", sku)
+    item_ids = sorted({r["item_id"] for r in listings} | {sku})
+    levels = await conn.fetch(
+        "SELECT * FROM stock_levels WHERE item_id = ANY($1::text[]) ORDER BY item_id, warehouse_id", item_ids
+    )
+    states = await conn.fetch("SELECT * FROM sku_state WHERE sku = $1 ORDER BY connection_id", sku)
+    unlisted = await conn.fetchval("SELECT reported_at FROM unlisted_items WHERE item_id = $1", sku)
+    if not listings and not levels and not states:
+        return None
+    return {
+        "sku": sku,
+        "listings": [dict(r) for r in listings],
+        "stock": [dict(r) for r in levels],
+        "states": [{**dict(r), "issues": json.loads(r["issues"]) if r["issues"] else None} for r in states],
+        "unlisted_reported_at": unlisted,
+    }
