@@ -9,7 +9,7 @@ import pytest_asyncio
 import synchistory
 from servicekit import MigrationSource
 
-SERVICES = ["orders-ingest", "stock-publisher", "shipment-relay", "pii-redactor", "connector-auth"]
+SERVICES = ["orders-ingest", "stock-publisher", "shipment-relay", "pii-redactor", "connector-auth", "catalog-sync"]
 LIB_TEST_SCHEMA = "lib_test"
 
 

@@ -270,6 +270,10 @@ def router(world: World) -> APIRouter:
         world.state.listings[(listing.seller_id, listing.sku)] = listing
         return listing_view(listing)
 
+    @api.get("/catalog/{seller_id}")
+    async def catalog(seller_id: str) -> list[dict[str, Any]]:
+        return [listing_view(x) for x in world.state.listings.values() if x.seller_id == seller_id]
+
     @api.delete("/listings/{seller_id}/{sku:path}", status_code=204)
     async def remove_listing(seller_id: str, sku: str) -> None:
         if world.state.listings.pop((seller_id, sku), None) is None:

@@ -317,7 +317,14 @@ def variation_relationships(listing: Listing, listings: dict[tuple[str, str], Li
     if listing.variation_theme is not None and listings is not None:
         seller = listing.seller_id
         children = [c.sku for c in listings.values() if c.seller_id == seller and c.parent_sku == listing.sku]
-        return [{"type": "VARIATION", "childSkus": children}] if children else []
+        theme = listing.variation_theme
+        attributes = [part.lower() for part in theme.split("/")]
+        family = {
+            "type": "VARIATION",
+            "childSkus": children,
+            "variationTheme": {"attributes": attributes, "theme": theme},
+        }
+        return [family] if children else []
     return []
 
 

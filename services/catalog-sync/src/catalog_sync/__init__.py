@@ -1,1 +1,1 @@
-"""Amazon listings, variations and FBA stock into Kafka (Amazon -> listing.updated, fba.inventory), and the SKU links."""
+"""Amazon listings, variations and FBA stock into Kafka (Amazon -> listing.updated, fba.inventory), and SKU links."""

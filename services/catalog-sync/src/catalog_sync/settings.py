@@ -1,7 +1,24 @@
 """Environment of catalog-sync; read once, in main.py, and handed to the composition root."""
 
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
 from servicekit import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    pass
+    # Where connector-auth's internal token API lives, and this service's own bearer token for it.
+    connector_auth_url: str
+    service_token: SecretStr
+    # Default: the connection's regional Amazon host. Point it at the sandbox locally.
+    spapi_endpoint_url: str | None = None
+    # Only for a sped-up sandbox: multiplies Amazon's rate limits, divides intervals and waits.
+    sandbox_speedup: float = Field(default=1.0, gt=0)
+    # The consumer group of connection.updated and stock.changed; tests running a private copy change it.
+    consumer_group: str = "catalog-sync"
+
+    @model_validator(mode="after")
+    def _speedup_only_against_a_sandbox(self) -> Settings:
+        if self.sandbox_speedup != 1.0 and not self.spapi_endpoint_url:
+            raise ValueError("SANDBOX_SPEEDUP is only allowed with SPAPI_ENDPOINT_URL pointing at a sandbox")
+        return self
