@@ -76,5 +76,8 @@ CREATE INDEX feeds_open ON feeds (connection_id, next_poll_at) WHERE finished_at
 -- When each connection's next push is due (cadence); NULL: only when a change arrives (near real time).
 CREATE TABLE push_schedule (
     connection_id text PRIMARY KEY REFERENCES connections (connection_id) ON DELETE CASCADE,
-    next_push_at  timestamptz
+    next_push_at  timestamptz,
+    -- Near real time: the first change not pushed yet; a push waits for a quiet spell, but never longer than
+    -- the longest coalesce from here, so a steady stream of changes still goes out.
+    pending_since timestamptz
 );

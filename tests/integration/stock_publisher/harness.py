@@ -1,4 +1,4 @@
-"""stock-publisher in this process, wired as bootstrap.build wires it, in a private Kafka namespace and a fresh database.
+"""stock-publisher in this process, wired as bootstrap.build wires it, in a private Kafka namespace and fresh database.
 
 Amazon is the session's sandbox (speed-up 100, writes applied 0.3 s after they are accepted); the access token
 comes from the sandbox's LWA endpoint through the composition root's token seam. listing.updated is published by

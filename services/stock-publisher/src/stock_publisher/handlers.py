@@ -25,10 +25,15 @@ UNLISTED = Counter("stock_unlisted_items_total", "Items with stock but no Amazon
 STALE = Counter("stock_changes_ignored_total", "stock.changed events older than the quantity already kept")
 
 
+# A steady stream of changes is pushed at least this many coalesce windows after its first change.
+LONGEST_COALESCE = 10
+
+
 async def _push_soon(conn: asyncpg.Connection, connection_id: str, coalesce: timedelta) -> None:
-    at = datetime.now(UTC) + coalesce
-    await repository.push_due_by(conn, connection_id, at)
-    await HISTORY.due(conn, connection_id, Lane.PUSH, at)
+    at = await repository.push_after_change(conn, connection_id, quiet=coalesce, longest=coalesce * LONGEST_COALESCE)
+    if at is not None:
+        # Only the change that opens the window tells the lane; the lane reads the (later) due time itself.
+        await HISTORY.due(conn, connection_id, Lane.PUSH, at)
 
 
 async def stock_changed(

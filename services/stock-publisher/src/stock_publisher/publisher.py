@@ -115,6 +115,7 @@ class StockSync:
         at = await repository.next_push_at(conn, connection_id)
         if at is None or at > datetime.now(UTC):
             return None
+        await repository.push_started(conn, connection_id)
         return await HISTORY.start_run(conn, connection_id=connection_id, trigger=Trigger.SCHEDULED, lane=Lane.PUSH)
 
     async def next_due(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -93,6 +93,30 @@ async def push_due_by(conn: asyncpg.Connection, connection_id: str, at: datetime
         connection_id,
         at,
     )
+
+
+async def push_after_change(
+    conn: asyncpg.Connection, connection_id: str, *, quiet: timedelta, longest: timedelta
+) -> datetime | None:
+    """A change arrived: push once `quiet` passed without another, at most `longest` after the first one.
+    Returns when the push is due if this change opened the window (the lane must be told), else None."""
+    row = await conn.fetchrow(
+        """WITH old AS (SELECT pending_since FROM push_schedule WHERE connection_id = $1 FOR UPDATE)
+           UPDATE push_schedule p SET
+               pending_since = coalesce(p.pending_since, now()),
+               next_push_at = LEAST(now() + $2::interval, coalesce(p.pending_since, now()) + $3::interval)
+           FROM old WHERE p.connection_id = $1
+           RETURNING old.pending_since IS NULL AS opened, p.next_push_at""",
+        connection_id,
+        quiet,
+        longest,
+    )
+    return row["next_push_at"] if row is not None and row["opened"] else None
+
+
+async def push_started(conn: asyncpg.Connection, connection_id: str) -> None:
+    """Changes from now on open a new coalescing window."""
+    await conn.execute("UPDATE push_schedule SET pending_since = NULL WHERE connection_id = $1", connection_id)
 
 
 async def next_push_at(conn: asyncpg.Connection, connection_id: str) -> datetime | None:
