@@ -15,6 +15,7 @@ from contracts.codec import decode
 from contracts.errors import ContractError, UnknownTopicError, field_errors
 from contracts.examples import EXAMPLES, example_event
 from contracts.export import IncompatibleSchemaError, render, write_schemas
+from contracts.strimzi import kafka_resources
 from contracts.topics import TOPICS, kafka_topics, topic_spec
 
 __all__ = ["main"]
@@ -52,6 +53,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         help="lines: 'NAME PARTITIONS key=value,...' per topic, for `while read` in shell scripts",
     )
 
+    kafka = sub.add_parser("kafka-resources", help="write Strimzi KafkaTopic and KafkaUser YAML from the registry")
+    kafka.add_argument("directory", type=Path, help="where topics.yaml and users.yaml go (deploy/k8s/base/kafka)")
+    kafka.add_argument("--cluster", default="connector", help="the Strimzi Kafka cluster (strimzi.io/cluster)")
+    kafka.add_argument("--replicas", type=int, default=3, help="replication factor (default 3)")
+    kafka.add_argument("--min-insync-replicas", type=int, default=2, help="min.insync.replicas (default 2)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "validate":
@@ -60,6 +67,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return _example(args.topic, args.index, args.data_only, out, err)
         if args.command == "schemas":
             return _schemas(args.directory, args.allow_breaking, out, err)
+        if args.command == "kafka-resources":
+            return _kafka_resources(args.directory, args.cluster, args.replicas, args.min_insync_replicas, out)
         return _topics(args.format, out)
     except UnknownTopicError as exc:
         print(f"error: {exc}", file=err)
@@ -140,4 +149,12 @@ def _topics(fmt: str, out: TextIO) -> int:
         return 0
     document = [{"name": t.name, "partitions": t.partitions, "configs": t.configs} for t in kafka_topics()]
     out.write(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def _kafka_resources(directory: Path, cluster: str, replicas: int, min_insync: int, out: TextIO) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in kafka_resources(cluster, replicas, min_insync).items():
+        (directory / name).write_text(text)
+        print(f"wrote {directory / name}", file=out)
     return 0
