@@ -86,3 +86,4 @@ bench: infra ## run the benchmarks under bench/ (each prints its numbers and its
 	$(UV) run --frozen python bench/scheduler.py
 	$(UV) run --frozen python bench/catalog_sync.py
 	$(UV) run --frozen python bench/pii_redactor.py
+	$(UV) run --frozen python bench/stock_publisher.py

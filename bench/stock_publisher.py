@@ -1,0 +1,274 @@
+# ruff: noqa: E402 - the import path is fixed (below) before the imports that depend on it
+"""stock-publisher against the sandbox, real Kafka and real PostgreSQL (`make infra` first).
+
+1. stock.changed consumed and coalesced per second (stored, compared with the last as_of, the connections it
+   feeds made due), as a ratio of a raw aiokafka consume of the very same records in this run.
+2. Freshness in near-real-time mode at Amazon's real limits (sandbox speed-up 1, writes applied 30 s after
+   acceptance): event -> accepted and event -> applied, p50/p99, read from stock.published.
+
+`uv run python bench/stock_publisher.py [--skus 5000] [--fresh 20]`; prints numbers, asserts nothing.
+Not measured yet: the fraction of Amazon's feed ceiling used under a backlog.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the service's package: keep its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import contracts
+import httpx
+import servicekit
+import spapi
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from messaging import KafkaSettings, ensure_topics, kafka_producer, namespaced
+from spapi_sandbox import SandboxConfig, running
+from stock_publisher import bootstrap
+from stock_publisher.publisher import Tuning
+from stock_publisher.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA = "127.0.0.1:19092"
+SELLER = "A1SANDBOXSELLER"
+MARKETPLACE = "ATVPDKIKX0DER"
+CONN = "bench-stock"
+
+
+def postgres_url() -> str:
+    return subprocess.run(
+        [str(ROOT / "infra/postgres/postgres.sh"), "url"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database() -> AsyncIterator[str]:
+    server = postgres_url()
+    name = f"bench_stock_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = server.rsplit("/", 1)[0] + "/" + name
+    try:
+        await servicekit.migrate_database(url, bootstrap.SCHEMA, bootstrap.MIGRATIONS)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def connection_event(**settings: Any) -> Any:
+    example = json.loads(json.dumps(contracts.EXAMPLES["connection.updated"][0]))
+    example.update(connection_id=CONN, revision=1, status="active", region="NA", marketplace_ids=[MARKETPLACE],
+                   selling_partner_id=SELLER, warnings=[], updated_at=datetime.now(UTC).isoformat())  # fmt: skip
+    example["settings"].update({"stock_cadence": {"mode": "near_real_time"}, "stock_warehouse_ids": ["W1", "W2"]})
+    example["settings"].update(settings)
+    data = contracts.ConnectionUpdatedV1.model_validate(example)
+    return contracts.new_event("connection.updated", data, source="bench", revision="1")
+
+
+def listing_event(sku: str) -> Any:
+    data = contracts.ListingUpdatedV1(
+        connection_id=CONN, sku=sku, listing_key=contracts.listing_key(CONN, sku), revision=1,
+        marketplace_id=MARKETPLACE, status="BUYABLE", fulfillment_channel="MFN", item_id=sku,  # type: ignore[arg-type]
+        updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    return contracts.new_event("listing.updated", data, source="bench", revision="1")
+
+
+def stock_event(sku: str, warehouse: str, available: int, as_of: datetime) -> Any:
+    data = contracts.StockChangedV1(sku=sku, warehouse_id=warehouse, available=available, as_of=as_of)
+    return contracts.new_event("stock.changed", data, source="bench", revision=as_of.isoformat())
+
+
+async def send(producer: AIOKafkaProducer, namespace: str, events: list[Any]) -> None:
+    futures = []
+    for event in events:
+        record = contracts.encode(event)
+        futures.append(
+            await producer.send(namespaced(namespace, event.type), record.value, key=record.key, headers=record.headers)
+        )
+    await asyncio.gather(*futures)
+
+
+async def raw_consume(topic: str, count: int) -> float:
+    """Seconds for a bare aiokafka consumer to read `count` records of `topic` from its start."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < count:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=500)).values():
+                seen += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def until(probe: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bench's condition was not met")
+        await asyncio.sleep(0.05)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextlib.asynccontextmanager
+async def service(
+    db: str, namespace: str, sandbox_url: str, speedup: float, tuning: Tuning, group: str = "stock-publisher"
+) -> AsyncIterator[Any]:
+    settings = Settings(
+        database_url=db, kafka_bootstrap_servers=KAFKA, kafka_namespace=namespace,
+        admin_tokens="b:admin:" + uuid.uuid4().hex, connector_auth_url="http://127.0.0.1:9",
+        service_token="unused-service-token-0000", spapi_endpoint_url=sandbox_url, sandbox_speedup=speedup,
+        consumer_group=group,
+    )  # type: ignore[call-arg]  # fmt: skip
+    async with httpx.AsyncClient(base_url=sandbox_url) as http:
+        token = (await http.post("/auth/o2/token", data={"grant_type": "refresh_token",
+                 "refresh_token": "Atzr|sandbox-default-seller-refresh-token", "client_id": "x",
+                 "client_secret": "y"})).json()["access_token"]  # fmt: skip
+    async with bootstrap.build(settings, token_sources=lambda _c: spapi.StaticTokenSource(token), tuning=tuning) as svc:
+        tasks = [asyncio.create_task(w.run()) for w in svc.workers]
+        try:
+            yield svc
+        finally:
+            for worker in svc.workers:
+                await worker.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def count(db: str, sql: str) -> int:
+    conn = await asyncpg.connect(db, server_settings={"search_path": "stock_publisher"})
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def consume_rate(skus: int) -> None:
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    names = ("connection.updated", "stock.changed", "listing.updated", "stock.published", "dlq.stock-publisher")
+    await ensure_topics(KAFKA, [t for t in contracts.kafka_topics() if t.name in names], namespace=namespace)
+    with running(SandboxConfig(speedup=100.0)) as sandbox_url:
+        async with scratch_database() as db, kafka_producer(KafkaSettings(bootstrap_servers=KAFKA)) as producer:
+            items = [f"B-{i:05d}" for i in range(skus)]
+            await send(producer, namespace, [connection_event(stock_sync_enabled=False)])
+            await send(producer, namespace, [listing_event(s) for s in items])
+            now = datetime.now(UTC)
+            events = [stock_event(s, w, i % 40, now) for i, s in enumerate(items) for w in ("W1", "W2")]
+            await send(producer, namespace, events)
+            raw = await raw_consume(namespace + ".stock.changed", len(events))
+            tuning = Tuning(speedup=100.0)
+            # Listings and the connection first, so the stock is timed alone.
+            async with service(db, namespace, sandbox_url, 100.0, tuning):
+                await until(lambda: _equal(db, "SELECT count(*) FROM listings", skus), 120)
+            conn = await asyncpg.connect(db, server_settings={"search_path": "stock_publisher"})
+            await conn.execute("TRUNCATE stock_levels")
+            await conn.execute(
+                """UPDATE connections SET settings = jsonb_set(settings, '{stock_sync_enabled}', 'true')"""
+            )
+            await conn.close()
+            started = time.perf_counter()
+            # A fresh consumer group reads every topic from its start again; only stock.changed has new work.
+            async with service(db, namespace, sandbox_url, 100.0, tuning, group=f"again-{uuid.uuid4().hex[:6]}"):
+                await until(lambda: _equal(db, "SELECT count(*) FROM stock_levels", len(events)), 300)
+                ours = time.perf_counter() - started
+    print(f"stock.changed consumed+coalesced: {len(events) / ours:,.0f}/s ({len(events)} records in {ours:.1f} s, "
+          f"incl. start-up and rebalance)")  # fmt: skip
+    print(f"raw aiokafka consume of the same records: {len(events) / raw:,.0f}/s; ratio {raw / ours:.2f} (goal >= 0.5)")
+
+
+async def _equal(db: str, sql: str, expected: int) -> bool:
+    return await count(db, sql) >= expected
+
+
+async def freshness(changes: int) -> None:
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    names = ("connection.updated", "stock.changed", "listing.updated", "stock.published", "dlq.stock-publisher")
+    await ensure_topics(KAFKA, [t for t in contracts.kafka_topics() if t.name in names], namespace=namespace)
+    skus = [f"F-{i:02d}" for i in range(10)]
+    with running(SandboxConfig(speedup=1.0)) as sandbox_url:
+        async with httpx.AsyncClient(base_url=sandbox_url) as http:
+            for sku in skus:
+                (
+                    await http.post("/_sandbox/listings", json={"seller_id": SELLER, "sku": sku, "quantity": 0})
+                ).raise_for_status()
+        tuning = Tuning(speedup=1.0, apply_delay=timedelta(seconds=35))
+        async with scratch_database() as db, kafka_producer(KafkaSettings(bootstrap_servers=KAFKA)) as producer:
+            await send(producer, namespace, [listing_event(s) for s in skus] + [connection_event()])
+            async with service(db, namespace, sandbox_url, 1.0, tuning):
+                await until(lambda: _equal(db, "SELECT count(*) FROM listings", len(skus)), 60)
+                sent: dict[tuple[str, int], float] = {}
+                for n in range(changes):
+                    sku = random.choice(skus)
+                    quantity = 100 + n
+                    sent[(sku, quantity)] = time.time()
+                    await send(producer, namespace, [stock_event(sku, "W1", quantity, datetime.now(UTC))])
+                    await asyncio.sleep(random.uniform(0.2, 1.0))
+                accepted, applied = await read_outcomes(namespace, sent, timeout=150)
+    print(f"freshness, near real time at Amazon's limits ({changes} changes over 10 SKUs):")
+    for name, values in (("event -> accepted", accepted), ("event -> applied", applied)):
+        if values:
+            print(f"  {name}: p50 {statistics.median(values):.1f} s, p99 {pct(values, 0.99):.1f} s ({len(values)})")
+    print("  (a change overtaken by a newer one for its SKU within the coalesce window is never sent: not counted)")
+
+
+async def read_outcomes(
+    namespace: str, sent: dict[tuple[str, int], float], timeout: float
+) -> tuple[list[float], list[float]]:
+    consumer = AIOKafkaConsumer(namespace + ".stock.published", bootstrap_servers=KAFKA,
+                                group_id=f"fresh-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    accepted: dict[tuple[str, int], float] = {}
+    applied: dict[tuple[str, int], float] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    data = contracts.decode("stock.published", r.value, list(r.headers)).data
+                    key = (data.sku, data.quantity)
+                    if key not in sent:
+                        continue
+                    at = data.published_at.timestamp()
+                    (applied if data.verification == "applied" else accepted).setdefault(key, at - sent[key])
+            last = {sku: max(q for s, q in sent if s == sku) for sku, _ in sent}
+            if all((sku, q) in applied for sku, q in last.items()):
+                break
+    finally:
+        await consumer.stop()
+    return list(accepted.values()), list(applied.values())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skus", type=int, default=5000)
+    parser.add_argument("--fresh", type=int, default=20)
+    args = parser.parse_args()
+    await consume_rate(args.skus)
+    await freshness(args.fresh)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
