@@ -291,6 +291,7 @@ def main() -> None:
     test_connection(connection_id)
     ingest_orders(connection_id)
     __import__("demo_pii_redactor").run(connection_id)
+    __import__("demo_catalog_sync").run(connection_id)
     __import__("demo_stock_publisher").run(connection_id)
 
 

@@ -193,9 +193,14 @@ async def running(
             yield harness
         finally:
             if crash:
+                # The scheduler would let a running import finish: cancel it where it stands first.
+                for task in list(service.scheduler._inflight.values()):
+                    task.cancel()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                # As a killed process would: sessions (and the lane locks they hold) just drop.
+                service.pool.terminate()
                 results: list[Any] = []
             else:
                 for worker in service.workers:

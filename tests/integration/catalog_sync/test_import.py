@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from catalog_sync.sync import Tuning
@@ -85,7 +86,8 @@ async def test_a_restarted_import_loses_no_sku_and_publishes_no_state_twice(
     database_url, kafka_bootstrap, sandbox, topics, producer
 ):
     sandbox.client.post("/_sandbox/generator/catalog", json={"count": 600, "family_size": 3, "prefix": "CR"})
-    slow = Tuning(speedup=SPEEDUP, batch_size=20, detail_concurrency=1)
+    # Small batches, so the crash lands mid-import; a short lane lease, so the next process takes the lane at once.
+    slow = Tuning(speedup=SPEEDUP, batch_size=20, lane_lease=timedelta(seconds=100))
     async with running(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, tuning=slow,
         crash=True,
@@ -98,8 +100,10 @@ async def test_a_restarted_import_loses_no_sku_and_publishes_no_state_twice(
 
         await eventually(some_published, timeout=60, interval=0.05)
     # The process is gone mid-import; a new one takes over the interrupted run's work.
-    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
-        done = await h.wait_for_runs(2, timeout=120, lane="catalog")
+    async with running(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, tuning=slow
+    ) as h:
+        done = await h.wait_for_runs(2, timeout=60, lane="catalog")
         records = await h.records("listing.updated", expect=600, timeout=60)
 
     statuses = [(r["status"], r["error"] or "") for r in done]

@@ -28,7 +28,9 @@ class Known:
 
 async def ensure_schedule(conn: asyncpg.Connection, connection_id: str) -> None:
     await conn.execute(
-        "INSERT INTO catalog_schedules (connection_id) VALUES ($1) ON CONFLICT (connection_id) DO NOTHING",
+        # A new revision (say, another FBA warehouse) makes the cheap FBA read due now; the import keeps its time.
+        """INSERT INTO catalog_schedules (connection_id) VALUES ($1)
+           ON CONFLICT (connection_id) DO UPDATE SET next_fba_at = LEAST(catalog_schedules.next_fba_at, now())""",
         connection_id,
     )
     await HISTORY.nudge(conn, connection_id, Lane.CATALOG)
