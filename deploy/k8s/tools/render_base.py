@@ -32,6 +32,8 @@ class Service:
     """Env vars read from the service's Secret `<name>-env` (key = variable name)."""
     config: tuple[str, ...] = ()
     """Env vars read from the ConfigMap `connector-config` (key = variable name), set per overlay."""
+    optional_config: tuple[str, ...] = ()
+    """ConfigMap keys an overlay may leave out: the setting's default (often 'off') applies."""
     literals: dict[str, str] = field(default_factory=dict)
     optional_secrets: tuple[str, ...] = ()
     """Secret keys that may be absent (the setting has a default meaning 'off')."""
@@ -53,7 +55,8 @@ class Service:
 
 COMMON_SECRETS = ("DATABASE_URL",)
 COMMON_OPTIONAL_SECRETS = ("ADMIN_TOKENS",)
-COMMON_CONFIG = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_NAMESPACE", "LOG_LEVEL")
+COMMON_CONFIG = ("KAFKA_BOOTSTRAP_SERVERS",)
+COMMON_OPTIONAL_CONFIG = ("KAFKA_NAMESPACE", "LOG_LEVEL")
 COMMON_LITERALS = {"ADMIN_HOST": "0.0.0.0", "ADMIN_PORT": str(ADMIN_PORT)}
 TOKEN_CLIENT_SECRETS = ("SERVICE_TOKEN",)
 TOKEN_CLIENT_LITERALS = {"CONNECTOR_AUTH_URL": CONNECTOR_AUTH_URL}
@@ -62,13 +65,8 @@ SERVICES = (
     Service(
         name="connector-auth",
         secrets=("SERVICE_TOKENS", "TOKEN_ENCRYPTION_KEYS", "STATE_SIGNING_KEY", "LWA_CLIENT_SECRET"),
-        config=(
-            "LWA_CLIENT_ID",
-            "SPAPI_APPLICATION_ID",
-            "PUBLIC_BASE_URL",
-            "CLIENT_SECRET_ROTATED_AT",
-            "NOTIFICATIONS_QUEUE_ARN",
-        ),
+        config=("LWA_CLIENT_ID", "SPAPI_APPLICATION_ID", "PUBLIC_BASE_URL"),
+        optional_config=("CLIENT_SECRET_ROTATED_AT", "NOTIFICATIONS_QUEUE_ARN"),
         literals={"PUBLIC_HOST": "0.0.0.0", "PUBLIC_PORT": str(PUBLIC_PORT)},
         public=True,
         needs_tokens=False,
@@ -76,7 +74,13 @@ SERVICES = (
     Service(
         name="orders-ingest",
         secrets=("BUYER_REF_KEY",),
-        config=("NOTIFICATIONS_QUEUE_URL", "NOTIFICATIONS_DEAD_LETTER_QUEUE_URL", "AWS_REGION", "SPAPI_APPLICATION_ID"),
+        optional_config=(
+            "NOTIFICATIONS_QUEUE_URL",
+            "NOTIFICATIONS_DEAD_LETTER_QUEUE_URL",
+            "SQS_ENDPOINT_URL",
+            "AWS_REGION",
+            "SPAPI_APPLICATION_ID",
+        ),
     ),
     Service(name="catalog-sync", secrets=()),
     Service(name="stock-publisher", secrets=()),
@@ -96,6 +100,8 @@ def env_of(service: Service) -> list[dict[str, Any]]:
         ref = {"name": secret, "key": name, "optional": True}
         env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
     for name in COMMON_CONFIG + service.config:
+        env.append({"name": name, "valueFrom": {"configMapKeyRef": {"name": "connector-config", "key": name}}})
+    for name in COMMON_OPTIONAL_CONFIG + service.optional_config:
         ref = {"name": "connector-config", "key": name, "optional": True}
         env.append({"name": name, "valueFrom": {"configMapKeyRef": ref}})
     return env
@@ -368,6 +374,38 @@ def network_policy(service: Service) -> dict[str, Any]:
     }
 
 
+def service_monitor(service: Service) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": service.name, "labels": labels(service, "service")},
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
+            "endpoints": [{"port": "admin", "path": "/metrics", "interval": "30s"}],
+        },
+    }
+
+
+def external_secrets() -> list[dict[str, Any]]:
+    """Production: each `<service>-env` Secret (and keda-kafka) from one entry of the cloud's secret manager."""
+    names = [f"{s.name}-env" for s in SERVICES] + ["keda-kafka"]
+    return [
+        {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": name},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": "connector-secrets"},
+                "target": {"name": name, "creationPolicy": "Owner"},
+                # Every key of the entry becomes a key of the Secret (DATABASE_URL, SERVICE_TOKEN, ...).
+                "dataFrom": [{"extract": {"key": f"amazon-connector/{name}"}}],
+            },
+        }
+        for name in names
+    ]
+
+
 def render() -> dict[Path, str]:
     files: dict[Path, str] = {}
     for service in SERVICES:
@@ -380,6 +418,7 @@ def render() -> dict[Path, str]:
             "pdb.yaml": pdb(service),
             "autoscaler.yaml": autoscaler(service),
             "networkpolicy.yaml": network_policy(service),
+            "servicemonitor.yaml": service_monitor(service),
         }
         for name, doc in docs.items():
             files[folder / name] = HEADER + yaml.safe_dump(doc, sort_keys=False, width=120)
@@ -389,6 +428,8 @@ def render() -> dict[Path, str]:
             "resources": list(docs),
         }
         files[folder / "kustomization.yaml"] = HEADER + yaml.safe_dump(kustomization, sort_keys=False)
+    production = BASE.parent / "overlays" / "production" / "external-secrets.yaml"
+    files[production] = HEADER + yaml.safe_dump_all(external_secrets(), sort_keys=False, width=120)
     return files
 
 
