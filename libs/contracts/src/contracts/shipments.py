@@ -69,6 +69,16 @@ class PackageConfirmationV1(OutboundPayload):
     outcome: Literal["accepted", "rejected"]
     error_code: Text | None = Field(default=None, description="Amazon's error code when rejected.")
     error_message: Text | None = None
+    reason: Text | None = Field(
+        default=None,
+        description="Why it was rejected before Amazon was called (item not in the order, excess quantity, "
+        "ship date in the future, carrier not on Amazon's list); absent when Amazon refused it.",
+    )
+    verification: Literal["applied"] | None = Field(
+        default=None,
+        description="applied: the order on Amazon shows the accepted package (read back after Amazon's apply "
+        "delay); absent while it does not yet.",
+    )
 
 
 class ShipmentConfirmedV1(OutboundPayload):

@@ -1,0 +1,321 @@
+"""The confirmShipment loop: each package validated, sent once, reconciled when its answer is unknown, read back.
+
+Packages are taken oldest first, so under throttling the oldest shipment is the next one sent; the gauge
+`shipment_oldest_waiting_seconds` shows how long the oldest open one has waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import contracts
+import messaging
+import sellers
+import servicekit
+import spapi
+from prometheus_client import Counter, Gauge
+
+from shipment_relay import domain, repository
+
+log = logging.getLogger(__name__)
+
+SERVICE = "shipment-relay"
+OUTCOMES = Counter("shipment_packages_total", "Packages decided, by outcome", ["outcome"])
+OLDEST = Gauge("shipment_oldest_waiting_seconds", "Age of the oldest shipment with a package not yet decided")
+CALLS = Counter("shipment_confirm_calls_total", "confirmShipment calls, by result", ["result"])
+
+_READ = (spapi.IncludedData.FULFILLMENT, spapi.IncludedData.PACKAGES)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tuning:
+    speedup: float = 1.0
+    apply_delay: timedelta = timedelta(seconds=60)
+    sending_lease: timedelta = timedelta(seconds=120)
+    concurrency: int = 64
+    idle_poll: timedelta = timedelta(seconds=5)
+    first_retry: timedelta = timedelta(seconds=5)
+    max_retry: timedelta = timedelta(minutes=5)
+    # The read-back of an accepted package stops after this many looks; it stays accepted.
+    read_backs: int = 10
+
+    def scaled(self, delay: timedelta) -> timedelta:
+        return delay / self.speedup
+
+
+class Confirmer:
+    name = "shipment-confirmer"
+
+    def __init__(
+        self, *, pool: asyncpg.Pool, clients: spapi.SpApiClients, tuning: Tuning, published: Callable[[], None]
+    ) -> None:
+        self._pool = pool
+        self._clients = clients
+        self._tuning = tuning
+        self._published = published
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._outage = servicekit.Outage(self.name)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = await self.tick()
+                self._outage.recovered()
+            except Exception as exc:
+                if not servicekit.is_outage(exc):
+                    raise
+                await self._sleep(self._outage.failed(exc))
+                continue
+            if not worked:
+                await self._sleep(self._tuning.scaled(self._tuning.idle_poll).total_seconds())
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), max(seconds, 0.01))
+        except TimeoutError:
+            pass
+
+    async def tick(self) -> int:
+        """Claims the oldest due packages (a claim lease keeps other replicas off them) and works them."""
+        lease = self._tuning.scaled(self._tuning.sending_lease)
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await repository.due_packages(
+                conn, self._tuning.concurrency, lease, self._tuning.scaled(self._tuning.apply_delay)
+            )
+            for row in rows:
+                await conn.execute(
+                    "UPDATE packages SET next_attempt_at = now() + $3::interval "
+                    "WHERE shipment_id = $1 AND package_index = $2",
+                    row["shipment_id"], row["package_index"], lease,
+                )  # fmt: skip
+            oldest = await repository.oldest_waiting(conn)
+        OLDEST.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+        await asyncio.gather(*(self._work(row) for row in rows))
+        return len(rows)
+
+    async def _work(self, row: asyncpg.Record) -> None:
+        async with self._pool.acquire() as conn:
+            connection = await sellers.connection(conn, row["connection_id"])
+        if connection is None or not connection.callable:
+            await self._later(row, row["state"], reason=None)
+            return
+        client = self._clients.for_connection(connection)
+        try:
+            order = await client.orders.get_order(row["amazon_order_id"], included_data=_READ)
+        except (spapi.NotFound, spapi.InvalidInput) as error:
+            if row["state"] == "pending":
+                await self._decide(row, "rejected", reason="the order is not on Amazon", error=error)
+            return
+        except spapi.SpApiError:
+            await self._later(row, row["state"], reason=None)
+            return
+        shown = {p.package_reference_id for p in order.packages or ()}
+        if row["package_reference_id"] in shown:
+            # Amazon has it: a reconciled unknown, a read-back, or a crash after the 204. Never sent again.
+            await self._decide(row, "applied")
+            return
+        match row["state"]:
+            case "accepted":
+                await self._read_back_later(row)
+            case "unknown" | "pending":
+                # An unknown one Amazon does not show after its apply delay was not taken: send it again.
+                await self._send(row, client, order)
+
+    async def _send(self, row: asyncpg.Record, client: spapi.SpApiClient, order: spapi.Order) -> None:
+        lines = [domain.Line(i["order_item_id"], i["sku"], i["quantity"]) for i in json.loads(row["items"])]
+        async with self._pool.acquire() as conn:
+            local = await repository.order_items(conn, row["amazon_order_id"])
+            others = await repository.in_flight(conn, row["amazon_order_id"], row["shipment_id"], row["package_index"])
+        shown = {p.package_reference_id for p in order.packages or ()}
+        in_flight: dict[str, int] = {}
+        for other in others:
+            if other["package_reference_id"] not in shown:
+                for item in json.loads(other["items"]):
+                    if item.get("order_item_id"):
+                        in_flight[item["order_item_id"]] = in_flight.get(item["order_item_id"], 0) + item["quantity"]
+        try:
+            quantities = domain.resolve(
+                lines,
+                local=local,
+                amazon=domain.amazon_items(order),
+                in_flight=in_flight,
+                carrier_code=row["carrier_code"],
+                ship_date=row["ship_date"],
+                now=datetime.now(UTC),
+            )
+        except domain.Rejection as rejection:
+            await self._decide(row, "rejected", reason=str(rejection))
+            return
+        resolved = [{"order_item_id": k, "sku": None, "quantity": v} for k, v in quantities.items()]
+        request = spapi.ConfirmShipmentRequest(
+            marketplace_id=row["marketplace_id"],
+            package_detail=spapi.PackageDetail(
+                package_reference_id=row["package_reference_id"],
+                carrier_code=row["carrier_code"],
+                carrier_name=row["carrier_name"],
+                shipping_method=row["shipping_method"],
+                tracking_number=row["tracking_number"],
+                ship_date=row["ship_date"],
+                order_items=[
+                    spapi.ConfirmShipmentOrderItem(order_item_id=k, quantity=v) for k, v in quantities.items()
+                ],
+            ),
+        )
+        # `sending` is committed before the call: a crash after it leaves a trace that is reconciled, not resent.
+        async with self._pool.acquire() as conn:
+            await repository.set_state(conn, row["shipment_id"], row["package_index"], "sending", items=resolved)
+        try:
+            await client.orders_v0.confirm_shipment(row["amazon_order_id"], request)
+        except (spapi.OutcomeUnknown, spapi.RequestTimeout, spapi.ServerError) as error:
+            # Amazon may have taken it: look at the order once its apply delay has passed.
+            CALLS.labels("unknown").inc()
+            await self._set(row, "unknown", next_in=self._tuning.scaled(self._tuning.apply_delay), error=error)
+        except (spapi.Throttled, spapi.RateLimited, spapi.AuthError) as error:
+            CALLS.labels("retry").inc()
+            await self._later(row, "pending", reason=None, error=error)
+        except spapi.SpApiError as error:
+            CALLS.labels("refused").inc()
+            await self._decide(row, "rejected", error=error)
+        else:
+            CALLS.labels("accepted").inc()
+            await self._decide(row, "accepted", next_in=self._tuning.scaled(self._tuning.apply_delay))
+
+    def _backoff(self, attempts: int) -> timedelta:
+        delay = self._tuning.first_retry * 2 ** min(attempts, 10)
+        return self._tuning.scaled(min(delay, self._tuning.max_retry))
+
+    async def _later(
+        self, row: asyncpg.Record, state: str, *, reason: str | None, error: spapi.SpApiError | None = None
+    ) -> None:
+        await self._set(row, state, next_in=self._backoff(row["attempts"]), error=error, reason=reason)
+
+    async def _read_back_later(self, row: asyncpg.Record) -> None:
+        async with self._pool.acquire() as conn:
+            looks = await conn.fetchval(
+                "UPDATE packages SET attempts = attempts + 1, next_attempt_at = now() + $3::interval "
+                "WHERE shipment_id = $1 AND package_index = $2 RETURNING attempts",
+                row["shipment_id"], row["package_index"], self._tuning.scaled(self._tuning.apply_delay),
+            )  # fmt: skip
+            if looks > self._tuning.read_backs:
+                # Stop looking; it stays accepted (Amazon answered 204) and an operator can see it.
+                await conn.execute(
+                    "UPDATE packages SET next_attempt_at = 'infinity' WHERE shipment_id = $1 AND package_index = $2",
+                    row["shipment_id"], row["package_index"],
+                )  # fmt: skip
+
+    async def _set(
+        self,
+        row: asyncpg.Record,
+        state: str,
+        *,
+        next_in: timedelta,
+        error: spapi.SpApiError | None = None,
+        reason: str | None = None,
+    ) -> None:
+        async with self._pool.acquire() as conn:
+            await repository.set_state(
+                conn,
+                row["shipment_id"],
+                row["package_index"],
+                state,
+                next_attempt_at=datetime.now(UTC) + next_in,
+                reason=reason,
+                **_error_fields(error),
+            )
+
+    async def _decide(
+        self,
+        row: asyncpg.Record,
+        outcome: str,
+        *,
+        reason: str | None = None,
+        error: spapi.SpApiError | None = None,
+        next_in: timedelta | None = None,
+    ) -> None:
+        OUTCOMES.labels(outcome).inc()
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Packages of one shipment decided at once must see each other's outcome, or none publishes.
+            await repository.lock_shipment(conn, row["shipment_id"])
+            await repository.set_state(
+                conn,
+                row["shipment_id"],
+                row["package_index"],
+                outcome,
+                next_attempt_at=datetime.now(UTC) + next_in if next_in is not None else None,
+                reason=reason,
+                **_error_fields(error),
+            )
+            if outcome == "accepted":
+                await conn.execute(
+                    "UPDATE packages SET attempts = 0 WHERE shipment_id = $1 AND package_index = $2",
+                    row["shipment_id"], row["package_index"],
+                )  # fmt: skip
+            sent = await publish_if_decided(conn, row["shipment_id"])
+        if sent:
+            self._published()
+
+
+def _error_fields(error: spapi.SpApiError | None) -> dict[str, Any]:
+    if error is None:
+        return {}
+    first = error.errors[0] if error.errors else None
+    return {
+        "error_code": first.code if first else type(error).__name__,
+        "error_message": (first.message if first else str(error))[:1000] or None,
+    }
+
+
+async def publish_if_decided(conn: asyncpg.Connection, shipment_id: str) -> bool:
+    """shipment.confirmed once every package is decided (accepted or rejected), and again once all are applied."""
+    packages = await repository.shipment_packages(conn, shipment_id)
+    states = {p["state"] for p in packages}
+    if states <= {"applied", "rejected"}:
+        stage = "final"
+    elif states <= {"accepted", "applied", "rejected"}:
+        stage = "decided"
+    else:
+        return False
+    if not await repository.mark_published(conn, shipment_id, stage):
+        return False
+    first = packages[0]
+    data = contracts.ShipmentConfirmedV1(
+        shipment_id=shipment_id,
+        connection_id=first["connection_id"],
+        marketplace_id=first["marketplace_id"],
+        amazon_order_id=first["amazon_order_id"],
+        packages=[
+            contracts.PackageConfirmationV1(
+                package_reference_id=p["package_reference_id"],
+                carrier_code=p["carrier_code"],
+                carrier_name=p["carrier_name"],
+                tracking_number=p["tracking_number"],
+                ship_date=p["ship_date"],
+                outcome="rejected" if p["state"] == "rejected" else "accepted",
+                verification="applied" if p["state"] == "applied" else None,
+                error_code=p["error_code"],
+                error_message=p["error_message"],
+                reason=p["reason"],
+            )
+            for p in packages
+        ],
+        confirmed_at=datetime.now(UTC),
+    )
+    revision = f"{stage}-{max(p['decided_at'] for p in packages).isoformat()}"
+    await messaging.add(conn, contracts.new_event("shipment.confirmed", data, source=SERVICE, revision=revision))
+    return True
