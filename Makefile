@@ -71,6 +71,7 @@ lint: install ## ruff, mypy on libs, import-linter dependency rules, deptry on e
 	  [ -f $$pkg/pyproject.toml ] && [ -d $$pkg/src ] || continue; \
 	  echo "deptry $$pkg"; (cd $$pkg && $(UV) run --frozen deptry --no-ansi src); \
 	done
+	deploy/k8s/check.sh
 
 fmt: install ## format and autofix
 	$(UV) run --frozen ruff format .
