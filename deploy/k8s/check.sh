@@ -17,7 +17,7 @@ install_go_tool() { # name module version
     local stamp="$BIN/$1.$3"
     [[ -x "$BIN/$1" && -f "$stamp" ]] && return
     echo "check.sh: installing $1 $3 from the Go proxy" >&2
-    GOBIN="$BIN" GOPATH="$TOOLS/go" GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0 go install "$2@$3"
+    GOBIN="$BIN" GOPATH="$TOOLS/go" GOCACHE="$TOOLS/go-build" GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0 go install "$2@$3"
     touch "$stamp"
 }
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" &
