@@ -88,3 +88,4 @@ bench: infra ## run the benchmarks under bench/ (each prints its numbers and its
 	$(UV) run --frozen python bench/catalog_sync.py
 	$(UV) run --frozen python bench/pii_redactor.py
 	$(UV) run --frozen python bench/stock_publisher.py
+	$(UV) run --frozen python bench/shipment_relay.py

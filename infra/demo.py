@@ -293,6 +293,7 @@ def main() -> None:
     __import__("demo_pii_redactor").run(connection_id)
     __import__("demo_catalog_sync").run(connection_id)
     __import__("demo_stock_publisher").run(connection_id)
+    __import__("demo_shipment_relay").run(connection_id)
 
 
 if __name__ == "__main__":

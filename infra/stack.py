@@ -118,6 +118,8 @@ def environment(process: Process) -> dict[str, str]:
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
         # stock-publisher reads back what Amazon shows after the sandbox's 30 s write delay.
         "STOCK_APPLY_DELAY_SECONDS": "35",
+        # shipment-relay reads a confirmed order back (and reconciles unknown outcomes) after the same delay.
+        "SHIPMENT_APPLY_DELAY_SECONDS": "35",
         # pii-redactor's POST /admin/test/clock, so `make demo` can show a redaction without waiting 30 days.
         "TEST_CLOCK_ENABLED": "true" if process.name == "pii-redactor" else "false",
     }
