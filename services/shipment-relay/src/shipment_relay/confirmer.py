@@ -63,6 +63,7 @@ class Confirmer:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._outage = servicekit.Outage(self.name)
+        self._inflight: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -72,17 +73,27 @@ class Confirmer:
         self._wake.set()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = await self.tick()
-                self._outage.recovered()
-            except Exception as exc:
-                if not servicekit.is_outage(exc):
-                    raise
-                await self._sleep(self._outage.failed(exc))
-                continue
-            if not worked:
-                await self._sleep(self._tuning.scaled(self._tuning.idle_poll).total_seconds())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    claimed = await self.tick()
+                    self._outage.recovered()
+                except Exception as exc:
+                    if not servicekit.is_outage(exc):
+                        raise
+                    await self._sleep(self._outage.failed(exc))
+                    continue
+                if not claimed:
+                    await self._sleep(self._tuning.scaled(self._tuning.idle_poll).total_seconds())
+        finally:
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake.set()  # a slot is free
+        if not task.cancelled() and (error := task.exception()) is not None and not servicekit.is_outage(error):
+            log.error("shipment package failed", exc_info=error)
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
@@ -92,12 +103,14 @@ class Confirmer:
             pass
 
     async def tick(self) -> int:
-        """Claims the oldest due packages (a claim lease keeps other replicas off them) and works them."""
+        """Claims the oldest due packages for the free slots (a claim lease keeps other replicas off them) and
+        starts them; a slow seller (its rate limit) holds only its own slots, the others go on."""
+        free = self._tuning.concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
         lease = self._tuning.scaled(self._tuning.sending_lease)
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await repository.due_packages(
-                conn, self._tuning.concurrency, lease, self._tuning.scaled(self._tuning.apply_delay)
-            )
+            rows = await repository.due_packages(conn, free, lease, self._tuning.scaled(self._tuning.apply_delay))
             for row in rows:
                 await conn.execute(
                     "UPDATE packages SET next_attempt_at = now() + $3::interval "
@@ -106,7 +119,10 @@ class Confirmer:
                 )  # fmt: skip
             oldest = await repository.oldest_waiting(conn)
         OLDEST.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
-        await asyncio.gather(*(self._work(row) for row in rows))
+        for row in rows:
+            task = asyncio.create_task(self._work(row))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
         return len(rows)
 
     async def _work(self, row: asyncpg.Record) -> None:
