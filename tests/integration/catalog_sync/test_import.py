@@ -66,11 +66,16 @@ async def test_added_changed_and_deleted_listings_and_nothing_else_on_the_next_r
         async with h.api() as api:
             (await api.post("/admin/connections/conn-diff/sync-now")).raise_for_status()
         runs = await h.wait_for_runs(1, trigger="manual")
+        async with h.api() as api:
+            resync = await api.post(f"/admin/sync-runs/{runs[-1]['id']}/resync")
+        assert resync.status_code == 202
+        [again] = await h.wait_for_runs(1, trigger="resync")
         everything = await h.records("listing.updated", expect=17)
 
     manual = runs[-1]
     assert manual["status"] == "succeeded"
     assert (manual["records_published"], manual["records_deleted"], manual["records_unchanged"]) == (2, 1, 12)
+    assert (again["status"], again["records_published"], again["records_unchanged"]) == ("succeeded", 0, 14)
     counts = Counter(_keys(everything))
     assert len(everything) == 17
     assert {k for k, n in counts.items() if n == 2} == {"conn-diff:CHANGE-ME", "conn-diff:DELETE-ME"}

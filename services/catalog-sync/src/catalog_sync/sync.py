@@ -57,8 +57,8 @@ class Tuning:
 
     speedup: float = 1.0
     batch_size: int = 250  # report rows per transaction
-    # getListingsItem calls in flight: more only meets 429s (burst 5); one at a time already reaches the rate.
-    detail_concurrency: int = 1
+    # getListingsItem calls in flight: below Amazon's burst of 5, so a round of them never meets a 429.
+    detail_concurrency: int = 4
     report_poll: timedelta = timedelta(seconds=30)
     report_timeout: timedelta = timedelta(minutes=30)
     failure_backoff: timedelta = timedelta(minutes=1)
@@ -181,8 +181,14 @@ class CatalogEngine:
 
     async def _import(self, run: Run, connection: Connection) -> None:
         client = self.clients.for_connection(connection)
+        started = datetime.now(UTC)
         async with self.pool.acquire() as conn:
             known = await repository.known_listings(conn, connection.connection_id)
+            schedule = await repository.schedule(conn, connection.connection_id)
+            # The report is Amazon's whole catalog now; the window says which change it covers (since the last
+            # import), and gives resync something to repeat.
+            since = schedule["imported_at"] if schedule is not None and schedule["imported_at"] else started
+            await HISTORY.set_window(conn, run.id, min(since, started), started)
         seen: set[str] = set()
         for marketplace_id in connection.marketplace_ids:
             text = await self.download_report(client, marketplace_id)
@@ -241,7 +247,8 @@ class CatalogEngine:
         tally = Tally()
         now = datetime.now(UTC)
         async with self.pool.acquire() as conn, conn.transaction():
-            for row in rows:
+            # SKU order, as the link route locks them: two writers of the same listings never deadlock.
+            for row in sorted(rows, key=lambda r: r.sku):
                 tally.count("fetched")
                 if row.sku not in details:
                     tally.success("unchanged")
