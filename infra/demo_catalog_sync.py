@@ -62,7 +62,9 @@ def run(connection_id: str) -> None:
           f"{made['parents']} variation parents with {made['children']} children")  # fmt: skip
 
     with admin_api() as api:  # connector-auth: name the internal warehouse that mirrors FBA stock
-        api.patch(f"/admin/connections/{connection_id}/settings", json={"fba_warehouse_id": FBA_WAREHOUSE})
+        api.patch(
+            f"/admin/connections/{connection_id}/settings", json={"fba_warehouse_id": FBA_WAREHOUSE}
+        ).raise_for_status()
     with _api("operator") as operator:
         operator.post(f"/admin/connections/{connection_id}/sync-now").raise_for_status()
 
