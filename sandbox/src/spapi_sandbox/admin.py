@@ -173,6 +173,7 @@ def order_view(world: World, order: Order) -> dict[str, Any]:
                 "ASIN": i.asin,
                 "QuantityOrdered": i.quantity,
                 "QuantityShipped": i.quantity_shipped,
+                "QuantityCancelled": i.quantity_cancelled,
                 "IsBuyerRequestedCancel": i.buyer_cancel_requested,
             }
             for i in order.items

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from spapi_sandbox import documents, listings
+from spapi_sandbox import documents, listings, order_acknowledgement
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.models import Models
 from spapi_sandbox.state import Feed, iso, utcnow
@@ -147,6 +147,9 @@ async def _process(world: World, feed: Feed, epoch: int) -> None:
     feed.status, feed.started = "IN_PROGRESS", utcnow()
     await asyncio.sleep(world.config.scaled(world.config.feed_processing_seconds))
     if world.epoch != epoch:
+        return
+    if feed.feed_type == order_acknowledgement.FEED_TYPE and not feed.forced_fatal:
+        order_acknowledgement.finish(world, feed)  # XML in, XML processing report out
         return
     try:
         checked = None

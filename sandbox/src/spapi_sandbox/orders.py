@@ -267,6 +267,14 @@ def transition(world: World, order: Order, status: str) -> Order:
     return order
 
 
+def settle_after_item_cancellation(world: World, order: Order) -> None:
+    """Some items were cancelled by the seller: the order is Shipped (or Canceled) once nothing is left to ship."""
+    if all(i.quantity_left == 0 for i in order.items):
+        order.status = "Shipped" if any(i.quantity_shipped for i in order.items) else "Canceled"
+    _touch(order)
+    _announce(world, order, "OrderStatusChange", "Seller cancelled items")
+
+
 def request_cancellation(world: World, order: Order, reason: str) -> Order:
     """The buyer asks to cancel: the order keeps its status until the seller acts, as on Amazon."""
     if order.status not in ("Pending", "Unshipped", "PartiallyShipped"):

@@ -185,10 +185,12 @@ class OrderItem:
     quantity_pending: int = 0
     buyer_cancel_requested: bool = False
     cancel_reason: str | None = None
+    # Cancelled by the seller (POST_ORDER_ACKNOWLEDGEMENT_DATA): no longer to ship.
+    quantity_cancelled: int = 0
 
     @property
     def quantity_left(self) -> int:
-        return self.quantity - self.quantity_shipped
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)

@@ -44,6 +44,7 @@ _TOPICS = (
     "order.received",
     "shipment.created",
     "shipment.confirmed",
+    "order.completed",
     contracts.dead_letter_topic("shipment-relay"),
 )
 
@@ -130,6 +131,20 @@ def shipment_event(connection_id: str, order_id: str, shipment_id: str, packages
     return contracts.new_event("shipment.created", data, source="tests", revision=shipment_id)
 
 
+def completed_event(connection_id: str, order_id: str, status: str, cancel_reason: str | None = None) -> Any:
+    data = contracts.OrderCompletedV1.model_validate(
+        {
+            "connection_id": connection_id,
+            "marketplace_id": "ATVPDKIKX0DER",
+            "amazon_order_id": order_id,
+            "status": status,
+            "cancel_reason": cancel_reason,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+    )
+    return contracts.new_event("order.completed", data, source="tests", revision=data.occurred_at.isoformat())
+
+
 class Harness:
     def __init__(
         self, *, url: str, topics: Topicset, kafka: str, producer: AIOKafkaProducer, tokens: dict[str, str]
@@ -159,6 +174,18 @@ class Harness:
             answer = await api.get(f"/admin/shipments/{shipment_id}")
             assert answer.status_code == 200, f"{shipment_id}: {answer.status_code} {answer.text}"
             return dict(answer.json())
+
+    async def cancellation(self, order_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        async def probe() -> dict[str, Any]:
+            async with self.api("viewer") as api:
+                answer = await api.get(f"/admin/orders/{order_id}/cancellation")
+            assert answer.status_code == 200, answer.text
+            view = dict(answer.json())
+            assert view["state"] in ("accepted", "rejected"), view
+            return view
+
+        result: dict[str, Any] = await eventually(probe, timeout=timeout, interval=0.1)
+        return result
 
     async def until_states(self, shipment_id: str, *states: str, timeout: float = 20.0) -> dict[str, Any]:
         async def probe() -> dict[str, Any]:

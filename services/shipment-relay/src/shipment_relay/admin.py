@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from shipment_relay import repository
+from shipment_relay.cancellations import cancellation_view
 
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
@@ -73,5 +74,14 @@ def create_router(pool: asyncpg.Pool, queued: Callable[[], None]) -> APIRouter:
             ids = await repository.order_shipments(conn, amazon_order_id)
             views = [await shipment_view(conn, i) for i in ids]
         return [v for v in views if v is not None]
+
+    @admin.get("/orders/{amazon_order_id}/cancellation", responses=problem_responses(404))
+    async def order_cancellation(amazon_order_id: str, _: Viewer) -> dict[str, Any]:
+        """The seller cancellation of the order: its feed, message and Amazon's result."""
+        async with pool.acquire() as conn:
+            view = await cancellation_view(conn, amazon_order_id)
+        if view is None:
+            raise Problem(404, "no cancellation for this order")
+        return view
 
     return admin

@@ -17,7 +17,8 @@ import servicekit
 import spapi
 from fastapi import FastAPI
 
-from shipment_relay import admin, handlers
+from shipment_relay import admin, cancellations, handlers
+from shipment_relay.cancellations import Canceller
 from shipment_relay.confirmer import Confirmer, Tuning
 from shipment_relay.settings import Settings
 
@@ -36,6 +37,7 @@ class Service:
     workers: list[servicekit.Worker]
     pool: asyncpg.Pool
     confirmer: Confirmer
+    canceller: Canceller
     consumer: messaging.Consumer
     relay: messaging.OutboxRelay
 
@@ -70,6 +72,7 @@ async def build(
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         confirmer = Confirmer(pool=pool, clients=clients, tuning=tuning, published=relay.wake)
+        canceller = Canceller(pool=pool, clients=clients, speedup=tuning.speedup)
         projection = sellers.consumer_routes(pool, changed=confirmer.wake)
         consumer = messaging.Consumer(
             kafka,
@@ -79,6 +82,7 @@ async def build(
                 **projection.routes,
                 "shipment.created": partial(handlers.shipment_created, pool=pool, queued=confirmer.wake),
                 "order.received": partial(handlers.order_received, pool=pool),
+                "order.completed": partial(cancellations.order_completed, pool=pool, queued=canceller.wake),
             },
             tombstones=projection.tombstones,
             producer=producer,
@@ -95,9 +99,10 @@ async def build(
         )
         yield Service(
             app=app,
-            workers=[consumer, relay, confirmer],
+            workers=[consumer, relay, confirmer, canceller],
             pool=pool,
             confirmer=confirmer,
+            canceller=canceller,
             consumer=consumer,
             relay=relay,
         )

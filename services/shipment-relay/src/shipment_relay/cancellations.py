@@ -1,0 +1,228 @@
+"""Seller cancellations: order.completed `cancelled` -> one XML POST_ORDER_ACKNOWLEDGEMENT_DATA feed per connection
+and round (StatusCode Failure; per item when some of the order shipped), followed to its end, its XML processing
+report read per message. Also the flag for a `completed` order with items never confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import sellers
+import servicekit
+import spapi
+from contracts import CloudEvent, OrderCompletedV1
+from prometheus_client import Counter
+
+from shipment_relay import repository
+
+log = logging.getLogger(__name__)
+
+FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
+CONTENT_TYPE = "text/xml; charset=UTF-8"
+DEFAULT_REASON = "NoInventory"
+CANCELLATIONS = Counter("shipment_cancellations_total", "Seller cancellations decided, by outcome", ["outcome"])
+UNCONFIRMED = Counter(
+    "shipment_completed_unconfirmed_total", "order.completed `completed` with items never confirmed to Amazon"
+)
+
+
+async def shipped_so_far(conn: asyncpg.Connection, amazon_order_id: str) -> dict[str, int]:
+    """Units per item that orders-ingest saw shipped or that we confirmed (or may have), whichever is more."""
+    ours: dict[str, int] = {}
+    for row in await repository.in_flight(conn, amazon_order_id, "", -1):
+        for item in json.loads(row["items"]):
+            if item.get("order_item_id"):
+                ours[item["order_item_id"]] = ours.get(item["order_item_id"], 0) + item["quantity"]
+    seen = await repository.order_items(conn, amazon_order_id)
+    return {i: max(ours.get(i, 0), seen[i].quantity_shipped if i in seen else 0) for i in {*ours, *seen}}
+
+
+async def order_completed(
+    event: CloudEvent[OrderCompletedV1], *, pool: asyncpg.Pool, queued: Callable[[], None]
+) -> None:
+    data = event.data
+    async with pool.acquire() as conn, conn.transaction():
+        items = await repository.order_items(conn, data.amazon_order_id)
+        shipped = await shipped_so_far(conn, data.amazon_order_id)
+        left = {i: k.quantity_ordered - shipped.get(i, 0) for i, k in items.items()}
+        left = {i: q for i, q in left.items() if q > 0}
+        if data.status == "completed":
+            if left:
+                UNCONFIRMED.inc()
+                log.warning(
+                    "order completed with items never confirmed to Amazon",
+                    extra={"amazon_order_id": data.amazon_order_id, "order_item_ids": sorted(left)},
+                )
+            return
+        whole = not any(shipped.values())
+        state, result = "pending", None
+        if items and not left:
+            state, result = "rejected", "every item is shipped; nothing left to cancel"
+        lines = None if whole else [{"order_item_id": i, "quantity": q} for i, q in sorted(left.items())]
+        inserted = await conn.fetchval(
+            """
+            INSERT INTO cancellations (amazon_order_id, connection_id, marketplace_id, cancel_reason, items, state,
+                                       result, decided_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'rejected' THEN now() END)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            data.amazon_order_id, data.connection_id, data.marketplace_id,
+            data.cancel_reason or DEFAULT_REASON, json.dumps(lines) if lines is not None else None, state, result,
+        )  # fmt: skip
+    if inserted and state == "pending":
+        queued()
+
+
+def feed_document(seller_id: str, rows: list[asyncpg.Record]) -> bytes:
+    root = ET.Element("AmazonEnvelope")
+    root.set("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    root.set("xsi:noNamespaceSchemaLocation", "amzn-envelope.xsd")
+    header = ET.SubElement(root, "Header")
+    ET.SubElement(header, "DocumentVersion").text = "1.01"
+    ET.SubElement(header, "MerchantIdentifier").text = seller_id
+    ET.SubElement(root, "MessageType").text = "OrderAcknowledgement"
+    for message_id, row in enumerate(rows, start=1):
+        message = ET.SubElement(root, "Message")
+        ET.SubElement(message, "MessageID").text = str(message_id)
+        ack = ET.SubElement(message, "OrderAcknowledgement")
+        ET.SubElement(ack, "AmazonOrderID").text = row["amazon_order_id"]
+        ET.SubElement(ack, "StatusCode").text = "Failure"
+        for line in json.loads(row["items"]) if row["items"] else []:
+            item = ET.SubElement(ack, "Item")
+            ET.SubElement(item, "AmazonOrderItemCode").text = line["order_item_id"]
+            ET.SubElement(item, "CancelReason").text = row["cancel_reason"]
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def report_errors(report: bytes) -> dict[int, str]:
+    """MessageID -> ResultDescription of every Result in error of an XML processing report."""
+    root = ET.fromstring(report)  # noqa: S314 - Amazon's own report; ElementTree expands no external entities
+    errors = {}
+    for result in root.iter("Result"):
+        if (result.findtext("ResultCode") or "").strip() == "Error":
+            message_id = (result.findtext("MessageID") or "0").strip()
+            errors[int(message_id)] = (result.findtext("ResultDescription") or "error").strip()
+    return errors
+
+
+class Canceller:
+    name = "shipment-canceller"
+
+    def __init__(self, *, pool: asyncpg.Pool, clients: spapi.SpApiClients, speedup: float) -> None:
+        self._pool = pool
+        self._clients = clients
+        self._poll = timedelta(seconds=30) / speedup
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._outage = servicekit.Outage(self.name)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.submit()
+                await self.follow()
+                self._outage.recovered()
+                wait = self._poll.total_seconds()
+            except Exception as exc:
+                if not servicekit.is_outage(exc):
+                    raise
+                wait = self._outage.failed(exc)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+            except TimeoutError:
+                pass
+
+    async def submit(self) -> None:
+        """One feed per connection for all its pending cancellations."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM cancellations WHERE state = 'pending' ORDER BY created_at")
+        by_connection: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_connection.setdefault(row["connection_id"], []).append(row)
+        for connection_id, batch in by_connection.items():
+            async with self._pool.acquire() as conn:
+                connection = await sellers.connection(conn, connection_id)
+            if connection is None or not connection.callable or connection.selling_partner_id is None:
+                continue
+            client = self._clients.for_connection(connection)
+            document = feed_document(connection.selling_partner_id, batch)
+            marketplaces = sorted({r["marketplace_id"] for r in batch})
+            try:
+                feed_id = await client.feeds.submit_feed(
+                    FEED_TYPE, document, content_type=CONTENT_TYPE, marketplace_ids=marketplaces
+                )
+            except spapi.OutcomeUnknown as error:
+                await self._mark(batch, "unknown", result=str(error)[:500])
+                continue
+            except spapi.SpApiError as error:
+                log.warning("createFeed failed; cancellations stay pending", extra={"error": type(error).__name__})
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                for message_id, row in enumerate(batch, start=1):
+                    await conn.execute(
+                        "UPDATE cancellations SET state = 'submitted', feed_id = $2, message_id = $3 "
+                        "WHERE amazon_order_id = $1",
+                        row["amazon_order_id"], feed_id, message_id,
+                    )  # fmt: skip
+
+    async def follow(self) -> None:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM cancellations WHERE state = 'submitted' ORDER BY created_at")
+        by_feed: dict[tuple[str, str], list[asyncpg.Record]] = {}
+        for row in rows:
+            by_feed.setdefault((row["connection_id"], row["feed_id"]), []).append(row)
+        for (connection_id, feed_id), batch in by_feed.items():
+            async with self._pool.acquire() as conn:
+                connection = await sellers.connection(conn, connection_id)
+            if connection is None or not connection.callable:
+                continue
+            client = self._clients.for_connection(connection)
+            try:
+                feed = await client.feeds.get_feed(feed_id)
+                if not feed.finished:
+                    continue
+                report = await client.feeds.get_result_document(feed)
+            except spapi.SpApiError:
+                continue
+            errors = report_errors(report) if report else {}
+            for row in batch:
+                if feed.processing_status != "DONE":
+                    why = errors.get(0) or f"the feed ended {feed.processing_status}"
+                    await self._mark([row], "rejected", result=why)
+                elif row["message_id"] in errors:
+                    await self._mark([row], "rejected", result=errors[row["message_id"]])
+                else:
+                    await self._mark([row], "accepted", result=None)
+
+    async def _mark(self, rows: list[asyncpg.Record], state: str, *, result: str | None) -> None:
+        async with self._pool.acquire() as conn:
+            for row in rows:
+                await conn.execute(
+                    "UPDATE cancellations SET state = $2, result = $3, decided_at = now() WHERE amazon_order_id = $1",
+                    row["amazon_order_id"], state, result,
+                )  # fmt: skip
+                if state in ("accepted", "rejected"):
+                    CANCELLATIONS.labels(state).inc()
+
+
+async def cancellation_view(conn: asyncpg.Connection, amazon_order_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM cancellations WHERE amazon_order_id = $1", amazon_order_id)
+    if row is None:
+        return None
+    view = dict(row)
+    view["items"] = json.loads(row["items"]) if row["items"] else None
+    return view

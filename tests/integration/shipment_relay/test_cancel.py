@@ -1,0 +1,77 @@
+"""order.completed `cancelled` -> XML POST_ORDER_ACKNOWLEDGEMENT_DATA on the sandbox -> the order or item cancelled."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+from testkit.sandbox import Sandbox
+
+from .harness import (
+    Topicset,
+    completed_event,
+    connection_event,
+    order_received_event,
+    package,
+    running,
+    shipment_event,
+)
+
+CONN = "conn-cancel"
+
+
+async def test_a_seller_cancels_a_whole_order_and_the_rest_of_a_partly_shipped_one_in_one_feed(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, producer=producer
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        whole = sandbox.create_order([{"sku": "TENT", "quantity": 1}, {"sku": "STAKE", "quantity": 2}])
+        partly = sandbox.create_order([{"sku": "TENT", "quantity": 1}, {"sku": "MUG", "quantity": 1}])
+        for order in (whole, partly):
+            await h.send("order.received", order_received_event(CONN, sandbox.seller_id, order))
+        tent = next(i["OrderItemId"] for i in partly["items"] if i["SellerSKU"] == "TENT")
+        mug = next(i["OrderItemId"] for i in partly["items"] if i["SellerSKU"] == "MUG")
+        await h.send(
+            "shipment.created",
+            shipment_event(
+                CONN, partly["AmazonOrderId"], "SHP-P", [package("1Z1", [{"order_item_id": tent, "quantity": 1}])]
+            ),
+        )
+        await h.until_states("SHP-P", "applied")
+        assert sandbox.order(partly["AmazonOrderId"])["OrderStatus"] == "PartiallyShipped"
+
+        await h.send("order.completed", completed_event(CONN, whole["AmazonOrderId"], "cancelled", "NoInventory"))
+        await h.send("order.completed", completed_event(CONN, partly["AmazonOrderId"], "cancelled", "BuyerCanceled"))
+        first = await h.cancellation(whole["AmazonOrderId"])
+        second = await h.cancellation(partly["AmazonOrderId"])
+        assert (first["state"], first["items"]) == ("accepted", None)
+        assert (second["state"], second["items"]) == ("accepted", [{"order_item_id": mug, "quantity": 1}])
+
+        assert sandbox.order(whole["AmazonOrderId"])["OrderStatus"] == "Canceled"
+        seen = sandbox.order(partly["AmazonOrderId"])
+        assert seen["OrderStatus"] == "Shipped"  # nothing left to ship: one item shipped, one cancelled
+        assert {i["OrderItemId"]: i["QuantityCancelled"] for i in seen["items"]} == {tent: 0, mug: 1}
+        assert len(sandbox.requests(operation="createFeed")) <= 2
+
+
+async def test_a_cancellation_of_a_fully_shipped_order_is_rejected_without_a_feed(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, producer=producer
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        order = sandbox.create_order([{"sku": "TENT", "quantity": 1}])
+        await h.send("order.received", order_received_event(CONN, sandbox.seller_id, order))
+        item = order["items"][0]["OrderItemId"]
+        await h.send(
+            "shipment.created",
+            shipment_event(
+                CONN, order["AmazonOrderId"], "SHP-F", [package("1Z2", [{"order_item_id": item, "quantity": 1}])]
+            ),
+        )
+        await h.until_states("SHP-F", "applied")
+        await h.send("order.completed", completed_event(CONN, order["AmazonOrderId"], "cancelled", "NoInventory"))
+        view = await h.cancellation(order["AmazonOrderId"])
+        assert view["state"] == "rejected" and "nothing left to cancel" in view["result"]
+        assert sandbox.requests(operation="createFeed") == []
