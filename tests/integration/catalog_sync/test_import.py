@@ -55,8 +55,11 @@ async def test_added_changed_and_deleted_listings_and_nothing_else_on_the_next_r
     sandbox.create_listing("CHANGE-ME", quantity=3, price="10.00")
     sandbox.create_listing("DELETE-ME", quantity=3, price="10.00")
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
-        await h.connect(producer, "conn-diff")
+        await h.connect(producer, "conn-diff", catalog_poll_interval_minutes=30)
         await h.wait_for_runs(1, trigger="scheduled", records_fetched=14)
+        [schedule] = await h.fetch("SELECT next_catalog_at - imported_at AS ahead FROM catalog_schedules")
+        # The next import is due 30 minutes (÷ speed-up 100: 18 s) after this one started.
+        assert 5 < schedule["ahead"].total_seconds() <= 30 * 60 / SPEEDUP
         first = await h.records("listing.updated", expect=14)
         assert len(first) == 14
 
