@@ -1,8 +1,8 @@
 """shipment-relay in `make demo`: the WMS ships one order fully and one partially in two packages; shipment-relay
 confirms each package on Amazon (the sandbox) once, reads the order back after Amazon's apply delay, and publishes
 shipment.confirmed (accepted, then applied). A package with a ship date in the future is rejected before any call.
-
-Not shown: a seller cancellation (the POST_ORDER_ACKNOWLEDGEMENT_DATA feed is not built yet)."""
+The OMS cancels a third order (order.completed cancelled): shipment-relay sends the XML POST_ORDER_ACKNOWLEDGEMENT_DATA
+feed and Amazon cancels the order (its outcome is on GET /admin/orders/{id}/cancellation, not on a topic yet)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def run(connection_id: str) -> None:
         full = _order(sandbox, [{"sku": "DEMO-SHIP-TENT", "quantity": 1}])
         partial = _order(sandbox, [{"sku": "DEMO-SHIP-STAKES", "quantity": 3}])
         bad = _order(sandbox, [{"sku": "DEMO-SHIP-MUG", "quantity": 1}])
+        cancelled = _order(sandbox, [{"sku": "DEMO-SHIP-LAMP", "quantity": 1}])
     item = {o["AmazonOrderId"]: o["items"][0]["OrderItemId"] for o in (full, partial, bad)}
     shipments = {
         f"DEMO-SHP-{stamp}-FULL": (full, [_package("1ZDEMO0001", "UPS", [{"sku": "DEMO-SHIP-TENT", "quantity": 1}],
@@ -74,8 +75,15 @@ def run(connection_id: str) -> None:
             "amazon_order_id": order["AmazonOrderId"], "packages": packages,
         })  # fmt: skip
         events.append(new_event("shipment.created", data, source="demo-wms", revision=shipment_id))
-    asyncio.run(_publish(events))
-    print(f"shipment.created: {len(events)} shipments published (WMS)")
+    from contracts import OrderCompletedV1
+
+    cancel = OrderCompletedV1.model_validate({
+        "connection_id": connection_id, "marketplace_id": MARKETPLACE, "amazon_order_id": cancelled["AmazonOrderId"],
+        "status": "cancelled", "cancel_reason": "NoInventory", "occurred_at": datetime.now(UTC).isoformat(),
+    })  # fmt: skip
+    asyncio.run(_publish([*events, new_event("order.completed", cancel, source="demo-oms", revision=str(stamp))]))
+    print(f"shipment.created: {len(events)} shipments published (WMS); order.completed cancelled: "
+          f"{cancelled['AmazonOrderId']} (OMS)")  # fmt: skip
 
     headers = {"authorization": f"Bearer {admin_token('viewer')}"}
     deadline = time.monotonic() + 120
@@ -89,6 +97,16 @@ def run(connection_id: str) -> None:
             if time.monotonic() > deadline:
                 sys.exit(f"shipments not settled after 120 s: {states}")
             time.sleep(1)
+        while True:
+            answer = relay.get(f"/admin/orders/{cancelled['AmazonOrderId']}/cancellation")
+            if answer.status_code == 200 and answer.json()["state"] in ("accepted", "rejected", "unknown"):
+                break
+            if time.monotonic() > deadline:
+                sys.exit(f"cancellation not settled: {answer.status_code} {answer.text}")
+            time.sleep(1)
+        c = answer.json()
+        print(f"seller cancellation of {cancelled['AmazonOrderId']}: {c['state']} (feed {c['feed_id']}, message "
+              f"{c['message_id']}{', ' + c['result'] if c['result'] else ''})")  # fmt: skip
     print("shipment-relay's view (GET /admin/shipments/{id}):")
     for shipment_id, view in views.items():
         for p in view.json()["packages"]:
@@ -97,7 +115,7 @@ def run(connection_id: str) -> None:
                   f"{' reason: ' + p['reason'] if p['reason'] else ''}")  # fmt: skip
     with httpx.Client(base_url=SANDBOX, timeout=30) as sandbox:
         print("Amazon (the sandbox):")
-        for order in (full, partial, bad):
+        for order in (full, partial, bad, cancelled):
             seen = sandbox.get(f"/_sandbox/orders/{order['AmazonOrderId']}").json()
             packages = ", ".join(f"#{p['packageReferenceId']} {p['carrierCode']} {p['trackingNumber']}"
                                  for p in seen["packages"]) or "none"  # fmt: skip
