@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -144,3 +145,40 @@ async def test_many_skus_go_as_one_feed_and_nothing_is_sent_again(
         assert run["records_considered"] == count and run["records_succeeded"] == 0
         assert len(sandbox.ledger(kind="quantity")) == count
         assert len(sandbox.requests(operation="createFeed")) == len(feeds)
+
+
+async def test_switched_off_sends_nothing_and_on_again_sends_what_differs_and_stock_sync_forces(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    await create_listings(sandbox, ["S1", "S2"])
+    now = datetime.now(UTC)
+    async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
+        await send(producer, topics, [
+            connection_event(CONN, stock_warehouse_ids=["W1"], stock_sync_enabled=False),
+            listing_event(CONN, "S1"),
+            listing_event(CONN, "S2"),
+            stock_event("S1", "W1", 4, now),
+            stock_event("S2", "W1", 9, now),
+        ])  # fmt: skip
+        await eventually(lambda: _count(database_url, "SELECT count(*) AS n FROM stock_levels", 2), timeout=15)
+        await asyncio.sleep(1.0)  # three coalesce windows: a push would have gone by now
+        assert sandbox.ledger(kind="quantity") == []
+        async with h.api() as api:
+            refused = await api.post(f"/admin/connections/{CONN}/stock-sync", json={})
+            assert refused.status_code == 409
+
+        await send(producer, topics, [connection_event(CONN, 2, stock_warehouse_ids=["W1"], stock_sync_enabled=True)])
+        await eventually(lambda: _async(len(sandbox.ledger(kind="quantity")) == 2), timeout=15)
+        assert quantities(sandbox, "S1") == [4] and quantities(sandbox, "S2") == [9]
+
+        # Amazon already has 4 for S1; an operator sends it anyway.
+        async with h.api() as api:
+            answer = await api.post(f"/admin/connections/{CONN}/stock-sync", json={"skus": ["S1"]})
+            assert answer.status_code == 202
+        await eventually(lambda: _async(quantities(sandbox, "S1") == [4, 4]), timeout=15)
+        assert quantities(sandbox, "S2") == [9]
+
+
+async def _count(database_url: str, sql: str, expected: int) -> bool:
+    rows = await fetch(database_url, sql)
+    return bool(rows[0]["n"] == expected)
