@@ -41,6 +41,8 @@ class Service:
     needs_tokens: bool = True
     """Calls connector-auth's internal token API (egress to its admin port)."""
     calls_amazon: bool = True
+    outside_callers: bool = False
+    """Serves /internal routes to the seller's systems: namespaces labelled amazon-connector/client=true."""
     cpu: tuple[str, str] = ("100m", "1")
     memory: tuple[str, str] = ("256Mi", "512Mi")
 
@@ -85,7 +87,12 @@ SERVICES = (
     Service(name="catalog-sync", secrets=()),
     Service(name="stock-publisher", secrets=()),
     Service(name="shipment-relay", secrets=()),
-    Service(name="pii-redactor", secrets=("PII_ENCRYPTION_KEYS",), optional_secrets=("SERVICE_TOKENS",)),
+    Service(
+        name="pii-redactor",
+        secrets=("PII_ENCRYPTION_KEYS",),
+        optional_secrets=("SERVICE_TOKENS",),
+        outside_callers=True,
+    ),
 )
 
 
@@ -325,6 +332,14 @@ def network_policy(service: Service) -> dict[str, Any]:
                         }
                     }
                 ],
+                "ports": [{"port": ADMIN_PORT, "protocol": "TCP"}],
+            }
+        )
+    if service.outside_callers:
+        # The warehouse asks for label addresses (/internal/labels, service-token protected) from its namespace.
+        ingress.append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"amazon-connector/client": "true"}}}],
                 "ports": [{"port": ADMIN_PORT, "protocol": "TCP"}],
             }
         )
