@@ -20,8 +20,14 @@ install_go_tool() { # name module version
     GOBIN="$BIN" GOPATH="$TOOLS/go" GOCACHE="$TOOLS/go-build" GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0 go install "$2@$3"
     touch "$stamp"
 }
+if ! command -v go >/dev/null && ! [[ -x "$BIN/kustomize" && -x "$BIN/kubeconform" ]]; then
+    echo "check.sh: needs Go (1.22+) once, to install kustomize and kubeconform from the Go proxy" >&2
+    exit 2
+fi
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" &
+kustomize_pid=$!
 install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" &
+kubeconform_pid=$!
 if [[ ! -x "$TOOLS/checkov/bin/checkov" || ! -f "$TOOLS/checkov/.$CHECKOV_VERSION" ]]; then
     echo "check.sh: installing checkov $CHECKOV_VERSION from PyPI" >&2
     # Its own environment: checkov's dependencies must not enter the workspace lock.
@@ -29,7 +35,8 @@ if [[ ! -x "$TOOLS/checkov/bin/checkov" || ! -f "$TOOLS/checkov/.$CHECKOV_VERSIO
     uv pip install --quiet --python "$TOOLS/checkov/bin/python" "checkov==$CHECKOV_VERSION"
     touch "$TOOLS/checkov/.$CHECKOV_VERSION"
 fi
-wait %1 %2
+wait "$kustomize_pid"
+wait "$kubeconform_pid"
 
 OUT="$TOOLS/rendered"
 rm -rf "$OUT" && mkdir -p "$OUT"
