@@ -29,7 +29,7 @@ async def test_a_seller_with_5000_listings_gets_each_once_with_channel_and_paren
     assert made["count"] == COUNT and made["fba"] > COUNT // 10 and made["children"] > COUNT // 10
     async with running(database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics) as h:
         await h.connect(producer, "conn-big")
-        [run] = await h.wait_for_runs(1, timeout=120, trigger="scheduled", records_fetched=COUNT)
+        [run] = await h.wait_for_runs(1, timeout=300, trigger="scheduled", records_fetched=COUNT)
         records = await h.records("listing.updated", expect=COUNT, timeout=60)
 
     assert run["status"] == "succeeded" and run["records_published"] == COUNT and run["records_failed"] == 0
