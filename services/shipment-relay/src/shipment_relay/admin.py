@@ -10,11 +10,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import asyncpg
+import sellers
+import synchistory
 from fastapi import APIRouter, Depends
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
 from shipment_relay import repository
 from shipment_relay.cancellations import cancellation_view
+from shipment_relay.sync_history import HISTORY, Lane
 
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
@@ -45,6 +48,25 @@ async def shipment_view(conn: asyncpg.Connection, shipment_id: str) -> dict[str,
         "published": shipment["published"],
         "packages": [_package(p) for p in packages],
     }
+
+
+async def admission(conn: asyncpg.Connection, connection_id: str) -> synchistory.Refusal | None:
+    connection = await sellers.connection(conn, connection_id)
+    if connection is None:
+        return synchistory.UNKNOWN_CONNECTION
+    if not connection.callable:
+        return synchistory.Refusal(409, "connection may not call Amazon now")
+    return None
+
+
+def sync_router(pool: asyncpg.Pool, queued: Callable[[], None]) -> APIRouter:
+    """The lib's runs routes, less the connection sync ones: nothing here is polled, so a time range or a
+    sync-now would have nothing to read; a resync re-drives the failed records of its run."""
+    router = synchistory.sync_routes(
+        pool, HISTORY, synchistory.SyncAdmin(lane=Lane.CONFIRM, admission=admission, queued=queued)
+    )
+    router.routes[:] = [r for r in router.routes if "/connections/" not in getattr(r, "path", "")]
+    return router
 
 
 def create_router(pool: asyncpg.Pool, queued: Callable[[], None]) -> APIRouter:

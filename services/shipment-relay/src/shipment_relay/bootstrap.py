@@ -15,6 +15,7 @@ import messaging
 import sellers
 import servicekit
 import spapi
+import synchistory
 from fastapi import FastAPI
 
 from shipment_relay import admin, cancellations, handlers
@@ -27,6 +28,7 @@ SCHEMA = "shipment_relay"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
     servicekit.MigrationSource("sellers", sellers.MIGRATIONS_DIR),
+    servicekit.MigrationSource("synchistory", synchistory.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
 ]
 
@@ -71,8 +73,8 @@ async def build(
             http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=tuning.speedup
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
-        confirmer = Confirmer(pool=pool, clients=clients, tuning=tuning, published=relay.wake)
         canceller = Canceller(pool=pool, clients=clients, speedup=tuning.speedup)
+        confirmer = Confirmer(pool=pool, clients=clients, tuning=tuning, published=relay.wake, redriven=canceller.wake)
         projection = sellers.consumer_routes(pool, changed=confirmer.wake)
         consumer = messaging.Consumer(
             kafka,
@@ -94,7 +96,7 @@ async def build(
                 "kafka": partial(messaging.kafka_reachable, producer),
                 "consumer": consumer.ready,
             },
-            routers=[admin.create_router(pool, confirmer.wake)],
+            routers=[admin.create_router(pool, confirmer.wake), admin.sync_router(pool, confirmer.wake)],
             principals=settings.admin_principals(),
         )
         yield Service(

@@ -16,10 +16,12 @@ import asyncpg
 import sellers
 import servicekit
 import spapi
+import synchistory
 from contracts import CloudEvent, OrderCompletedV1
 from prometheus_client import Counter
 
 from shipment_relay import repository
+from shipment_relay.sync_history import Lane, RelayTrigger, write_run
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,17 @@ async def order_completed(
                     "order completed with items never confirmed to Amazon",
                     extra={"amazon_order_id": data.amazon_order_id, "order_item_ids": sorted(left)},
                 )
+                tally = synchistory.Tally()
+                units = sum(left.values())
+                tally.failure(
+                    data.amazon_order_id,
+                    f"completed with items never confirmed: {len(left)} items, {units} units "
+                    f"({', '.join(sorted(left))})",
+                )
+                await write_run(
+                    conn, connection_id=data.connection_id, lane=Lane.COMPLETION, trigger=RelayTrigger.EVENT,
+                    tally=tally, keys=[data.amazon_order_id],
+                )  # fmt: skip
             return
         whole = not any(shipped.values())
         state, result = "pending", None
@@ -109,6 +122,11 @@ def report_errors(report: bytes) -> dict[int, str]:
             message_id = (result.findtext("MessageID") or "0").strip()
             errors[int(message_id)] = (result.findtext("ResultDescription") or "error").strip()
     return errors
+
+
+def _trigger(rows: list[asyncpg.Record]) -> RelayTrigger:
+    # A cancellation an operator's resync put back to pending keeps the time it was decided before.
+    return RelayTrigger.RETRY if any(r["decided_at"] is not None for r in rows) else RelayTrigger.EVENT
 
 
 class Canceller:
@@ -166,7 +184,15 @@ class Canceller:
                     FEED_TYPE, document, content_type=CONTENT_TYPE, marketplace_ids=marketplaces
                 )
             except spapi.OutcomeUnknown as error:
-                await self._mark(batch, "unknown", result=str(error)[:500])
+                await self._mark(None, batch, "unknown", result=str(error)[:500])
+                tally = synchistory.Tally()
+                for row in batch:
+                    tally.failure(row["amazon_order_id"], f"createFeed answer unknown ({type(error).__name__})")
+                async with self._pool.acquire() as conn:
+                    await write_run(
+                        conn, connection_id=connection_id, lane=Lane.CANCEL, trigger=_trigger(batch), tally=tally,
+                        keys=[r["amazon_order_id"] for r in batch], error="createFeed: outcome unknown",
+                    )  # fmt: skip
                 continue
             except spapi.SpApiError as error:
                 log.warning("createFeed failed; cancellations stay pending", extra={"error": type(error).__name__})
@@ -199,24 +225,41 @@ class Canceller:
             except spapi.SpApiError:
                 continue
             errors = report_errors(report) if report else {}
-            for row in batch:
-                if feed.processing_status != "DONE":
-                    why = errors.get(0) or f"the feed ended {feed.processing_status}"
-                    await self._mark([row], "rejected", result=why)
-                elif row["message_id"] in errors:
-                    await self._mark([row], "rejected", result=errors[row["message_id"]])
-                else:
-                    await self._mark([row], "accepted", result=None)
-
-    async def _mark(self, rows: list[asyncpg.Record], state: str, *, result: str | None) -> None:
-        async with self._pool.acquire() as conn:
-            for row in rows:
-                await conn.execute(
-                    "UPDATE cancellations SET state = $2, result = $3, decided_at = now() WHERE amazon_order_id = $1",
-                    row["amazon_order_id"], state, result,
+            tally = synchistory.Tally()
+            tally.count("messages", len(batch))
+            async with self._pool.acquire() as conn, conn.transaction():
+                for row in batch:
+                    if feed.processing_status != "DONE":
+                        why = errors.get(0) or f"the feed ended {feed.processing_status}"
+                        await self._mark(conn, [row], "rejected", result=why)
+                        tally.failure(row["amazon_order_id"], why)
+                    elif row["message_id"] in errors:
+                        await self._mark(conn, [row], "rejected", result=errors[row["message_id"]])
+                        tally.failure(row["amazon_order_id"], errors[row["message_id"]])
+                    else:
+                        await self._mark(conn, [row], "accepted", result=None)
+                        tally.success("cancelled")
+                # The feed's run is written with the decisions it counts, in one transaction.
+                await write_run(
+                    conn, connection_id=connection_id, lane=Lane.CANCEL, trigger=_trigger(batch), tally=tally,
+                    keys=[r["amazon_order_id"] for r in batch],
+                    error=None if feed.processing_status == "DONE" else f"feed {feed.processing_status}",
                 )  # fmt: skip
-                if state in ("accepted", "rejected"):
-                    CANCELLATIONS.labels(state).inc()
+
+    async def _mark(
+        self, conn: asyncpg.Connection | None, rows: list[asyncpg.Record], state: str, *, result: str | None
+    ) -> None:
+        if conn is None:
+            async with self._pool.acquire() as own:
+                await self._mark(own, rows, state, result=result)
+            return
+        for row in rows:
+            await conn.execute(
+                "UPDATE cancellations SET state = $2, result = $3, decided_at = now() WHERE amazon_order_id = $1",
+                row["amazon_order_id"], state, result,
+            )  # fmt: skip
+            if state in ("accepted", "rejected"):
+                CANCELLATIONS.labels(state).inc()
 
 
 async def cancellation_view(conn: asyncpg.Connection, amazon_order_id: str) -> dict[str, Any] | None:

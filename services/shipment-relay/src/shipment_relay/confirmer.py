@@ -7,11 +7,13 @@ Packages are taken oldest first, so under throttling the oldest shipment is the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -20,9 +22,11 @@ import messaging
 import sellers
 import servicekit
 import spapi
+import synchistory
 from prometheus_client import Counter, Gauge
 
 from shipment_relay import domain, repository
+from shipment_relay.sync_history import Lane, RelayTrigger, resync_queued, write_run
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +54,44 @@ class Tuning:
         return delay / self.speedup
 
 
+@dataclass(slots=True)
+class _Pass:
+    """One connection's packages of one tick: written as a sync run once the last of them is done."""
+
+    connection_id: str
+    trigger: StrEnum
+    left: int
+    keys: list[str]
+    tally: synchistory.Tally = field(default_factory=synchistory.Tally)
+
+
+# The package a task works on, so the outcome it decides lands in its pass's tally without threading it through.
+_TALLY: contextvars.ContextVar[synchistory.Tally] = contextvars.ContextVar("shipment_relay_tally")
+
+
+def _trigger(rows: list[asyncpg.Record]) -> StrEnum:
+    if all(r["state"] == "accepted" for r in rows):
+        return synchistory.Trigger.SCHEDULED  # read-backs on the confirmer's schedule
+    if any(r["attempts"] > 0 or r["state"] == "unknown" for r in rows):
+        return RelayTrigger.RETRY
+    return RelayTrigger.EVENT
+
+
 class Confirmer:
     name = "shipment-confirmer"
 
     def __init__(
-        self, *, pool: asyncpg.Pool, clients: spapi.SpApiClients, tuning: Tuning, published: Callable[[], None]
+        self,
+        *,
+        pool: asyncpg.Pool,
+        clients: spapi.SpApiClients,
+        tuning: Tuning,
+        published: Callable[[], None],
+        redriven: Callable[[], None] = lambda: None,
     ) -> None:
+        """`redriven`: after a resync put records back to pending (cancellations are the canceller's)."""
         self._pool = pool
+        self._redriven = redriven
         self._clients = clients
         self._tuning = tuning
         self._published = published
@@ -119,11 +154,41 @@ class Confirmer:
                 )  # fmt: skip
             oldest = await repository.oldest_waiting(conn)
         OLDEST.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+        by_connection: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
-            task = asyncio.create_task(self._work(row))
+            by_connection.setdefault(row["connection_id"], []).append(row)
+        passes = {
+            c: _Pass(c, _trigger(batch), len(batch), [r["shipment_id"] for r in batch])
+            for c, batch in by_connection.items()
+        }
+        for row in rows:
+            task = asyncio.create_task(self._tracked(row, passes[row["connection_id"]]))
             self._inflight.add(task)
             task.add_done_callback(self._done)
-        return len(rows)
+        async with self._pool.acquire() as conn:
+            resynced = await resync_queued(conn)
+        if resynced:
+            self._redriven()
+            self._wake.set()  # its packages are due now
+        return len(rows) + int(resynced)
+
+    async def _tracked(self, row: asyncpg.Record, run: _Pass) -> None:
+        _TALLY.set(run.tally)
+        try:
+            await self._work(row)
+        except Exception as exc:
+            if not servicekit.is_outage(exc):
+                run.tally.unexpected(row["shipment_id"], exc)
+            raise
+        finally:
+            run.left -= 1
+            if run.left == 0 and run.tally.succeeded + run.tally.failed > 0:
+                # Only passes that decided something are history; deferrals alone would bury them.
+                async with self._pool.acquire() as conn:
+                    await write_run(
+                        conn, connection_id=run.connection_id, lane=Lane.CONFIRM, trigger=run.trigger,
+                        tally=run.tally, keys=run.keys,
+                    )  # fmt: skip
 
     async def _work(self, row: asyncpg.Record) -> None:
         async with self._pool.acquire() as conn:
@@ -148,6 +213,8 @@ class Confirmer:
             return
         match row["state"]:
             case "accepted":
+                if (tally := _TALLY.get(None)) is not None:
+                    tally.count("read_back")
                 await self._read_back_later(row)
             case "unknown" | "pending":
                 # An unknown one Amazon does not show after its apply delay was not taken: send it again.
@@ -219,6 +286,8 @@ class Confirmer:
     async def _later(
         self, row: asyncpg.Record, state: str, *, reason: str | None, error: spapi.SpApiError | None = None
     ) -> None:
+        if (tally := _TALLY.get(None)) is not None:
+            tally.count("deferred")
         await self._set(row, state, next_in=self._backoff(row["attempts"]), error=error, reason=reason)
 
     async def _read_back_later(self, row: asyncpg.Record) -> None:
@@ -265,6 +334,11 @@ class Confirmer:
         next_in: timedelta | None = None,
     ) -> None:
         OUTCOMES.labels(outcome).inc()
+        if (tally := _TALLY.get(None)) is not None:
+            if outcome == "rejected":
+                tally.failure(row["shipment_id"], _why(reason, error))
+            else:
+                tally.success(outcome)
         async with self._pool.acquire() as conn, conn.transaction():
             # Packages of one shipment decided at once must see each other's outcome, or none publishes.
             await repository.lock_shipment(conn, row["shipment_id"])
@@ -285,6 +359,14 @@ class Confirmer:
             sent = await publish_if_decided(conn, row["shipment_id"])
         if sent:
             self._published()
+
+
+def _why(reason: str | None, error: spapi.SpApiError | None) -> str:
+    """The validation reason, or Amazon's error as it answered (code: message)."""
+    fields = _error_fields(error)
+    if fields:
+        return f"{fields['error_code']}: {fields['error_message']}" if fields["error_message"] else fields["error_code"]
+    return reason or "rejected"
 
 
 def _error_fields(error: spapi.SpApiError | None) -> dict[str, Any]:
