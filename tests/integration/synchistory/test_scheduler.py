@@ -175,3 +175,43 @@ async def test_a_lane_whose_replica_died_comes_back_when_its_lease_runs_out(pool
             return bool(work.executed)
 
         await eventually(ran, timeout=5, interval=0.05)
+
+
+async def test_a_run_queued_while_a_pass_ends_starts_then_not_when_the_lease_runs_out(pool, work: Work) -> None:
+    # The window between a pass settling its lane and the scheduler forgetting it: a tick then claims the lane
+    # (pushing it out by the lease) but must not drop it.
+    work.make_due("conn-1")
+    async with pool.acquire() as conn:
+        await HISTORY.nudge(conn, "conn-1", Lane.POLL)
+    lanes = Lanes(pool, HISTORY, work)
+    ending, release = asyncio.Event(), asyncio.Event()
+    unlock = lanes._locks.unlock
+
+    async def slow_unlock(key: int) -> None:
+        ending.set()
+        await release.wait()
+        await unlock(key)
+
+    lanes._locks.unlock = slow_unlock  # type: ignore[method-assign]
+    scheduler = Scheduler(pool, lanes, concurrency=2, lease=timedelta(seconds=30), max_sleep=60)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.wait_for(ending.wait(), 10)
+        async with pool.acquire() as conn:
+            run = await HISTORY.queue_run(conn, connection_id="conn-1", trigger=Trigger.MANUAL, lane=Lane.POLL)
+
+            async def claimed() -> bool:
+                scheduler.wake()
+                return bool(await conn.fetchval("SELECT due_at > now() + interval '20 s' FROM sync_lanes"))
+
+            await eventually(claimed, timeout=5, interval=0.05)
+        lanes._locks.unlock = unlock  # type: ignore[method-assign]
+        release.set()
+
+        async def started() -> bool:
+            return any(r == run.id for _, _, r in work.executed)
+
+        await eventually(started, timeout=5, interval=0.05)
+    finally:
+        await scheduler.stop()
+        await asyncio.wait_for(task, 20)

@@ -40,6 +40,9 @@ class Scheduler:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # Lanes claimed while their pass here was still ending: the claim pushed them out by the lease, so they
+        # pass again as soon as that pass ends, or a run queued in that moment would wait for the lease.
+        self._again: set[tuple[str, str]] = set()
         self._worker = servicekit.PeriodicWorker(
             self.name, self.tick, every=self.max_sleep, max_backoff=self.max_backoff
         )
@@ -75,7 +78,8 @@ class Scheduler:
             for connection_id, value in due:
                 key = (connection_id, value)
                 if key in self._inflight:
-                    continue  # still running here past its lease; the pass sets its next due time
+                    self._again.add(key)
+                    continue
                 lane = self.lanes.history.lane(value)
                 self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{value}")
                 started += 1
@@ -97,5 +101,11 @@ class Scheduler:
                 extra={"connection_id": connection_id, "lane": lane.value, "error": describe(exc)},
             )
         finally:
-            self._inflight.pop((connection_id, lane.value), None)
+            key = (connection_id, lane.value)
+            if key in self._again and not self.lanes.stopping.is_set():
+                self._again.discard(key)
+                self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{lane.value}")
+            else:
+                self._again.discard(key)
+                self._inflight.pop(key, None)
             self.wake()
