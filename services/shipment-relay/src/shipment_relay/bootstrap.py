@@ -22,6 +22,7 @@ from shipment_relay import admin, cancellations, handlers
 from shipment_relay.cancellations import Canceller
 from shipment_relay.confirmer import Confirmer, Tuning
 from shipment_relay.settings import Settings
+from shipment_relay.sync_history import HISTORY
 
 SERVICE = "shipment-relay"
 SCHEMA = "shipment_relay"
@@ -101,7 +102,7 @@ async def build(
         )
         yield Service(
             app=app,
-            workers=[consumer, relay, confirmer, canceller],
+            workers=[consumer, relay, confirmer, canceller, synchistory.Retention(pool, HISTORY)],
             pool=pool,
             confirmer=confirmer,
             canceller=canceller,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import asyncpg
+import servicekit
 import synchistory
 
 from shipment_relay import repository
@@ -38,15 +39,14 @@ async def write_run(
     tally: synchistory.Tally,
     keys: list[str],
     error: str | None = None,
-    resync_of: int | None = None,
 ) -> int:
-    """A run that already happened, in the caller's transaction (with the effects it counts)."""
-    run = await HISTORY.start_run(
-        conn, connection_id=connection_id, trigger=trigger, lane=lane, record_keys=sorted(set(keys)) or None,
-        resync_of=resync_of,
-    )  # fmt: skip
-    await HISTORY.record(conn, run.id, tally)
-    await HISTORY.finish_run(conn, run.id, error=error)
+    """A run that already happened, in the caller's transaction (with the effects it counts) or its own."""
+    async with conn.transaction():
+        run = await HISTORY.start_run(
+            conn, connection_id=connection_id, trigger=trigger, lane=lane, record_keys=sorted(set(keys)) or None
+        )
+        await HISTORY.record(conn, run.id, tally)
+        await HISTORY.finish_run(conn, run.id, error=error)
     return run.id
 
 
@@ -82,7 +82,8 @@ async def redrive(conn: asyncpg.Connection, run: synchistory.Run) -> synchistory
 
 
 async def resync_queued(conn: asyncpg.Connection) -> bool:
-    """Claims and ends one queued resync run (of any connection); True when there was one."""
+    """Claims, re-drives and ends one queued resync run (of any connection) in one transaction, so a crash
+    leaves it queued, never `running`; True when there was one."""
     # The lib claims per connection and lane; which connections have a queued run it does not say.
     connection_id = await conn.fetchval(
         "SELECT connection_id FROM sync_history_runs WHERE status = 'queued' AND lane = $1 ORDER BY id LIMIT 1",
@@ -90,15 +91,17 @@ async def resync_queued(conn: asyncpg.Connection) -> bool:
     )
     if connection_id is None:
         return False
-    run = await HISTORY.claim_queued(conn, connection_id, Lane.CONFIRM)
-    if run is None:
-        return False
-    try:
-        async with conn.transaction():
-            tally = await redrive(conn, run)
-            await HISTORY.record(conn, run.id, tally)
-    except Exception as exc:
-        await HISTORY.finish_run(conn, run.id, error=synchistory.describe(exc))
-        raise
-    await HISTORY.finish_run(conn, run.id, error=None)
+    async with conn.transaction():
+        run = await HISTORY.claim_queued(conn, connection_id, Lane.CONFIRM)
+        if run is None:
+            return False
+        error = None
+        try:
+            async with conn.transaction():
+                await HISTORY.record(conn, run.id, await redrive(conn, run))
+        except Exception as exc:
+            if servicekit.is_outage(exc):
+                raise
+            error = synchistory.describe(exc)
+        await HISTORY.finish_run(conn, run.id, error=error)
     return True
