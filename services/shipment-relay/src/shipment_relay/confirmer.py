@@ -72,7 +72,12 @@ _TALLY: contextvars.ContextVar[synchistory.Tally] = contextvars.ContextVar("ship
 def _trigger(rows: list[asyncpg.Record]) -> StrEnum:
     if all(r["state"] == "accepted" for r in rows):
         return synchistory.Trigger.SCHEDULED  # read-backs on the confirmer's schedule
-    if any(r["attempts"] > 0 or r["state"] == "unknown" for r in rows):
+    # Sent before, answer unknown, or decided once and put back to pending by an operator's retry or resync.
+    if any(
+        r["attempts"] > 0 or r["state"] == "unknown" or r["decided_at"] is not None
+        for r in rows
+        if r["state"] != "accepted"
+    ):
         return RelayTrigger.RETRY
     return RelayTrigger.EVENT
 
