@@ -60,6 +60,11 @@ COMMON_OPTIONAL_SECRETS = ("ADMIN_TOKENS",)
 COMMON_CONFIG = ("KAFKA_BOOTSTRAP_SERVERS",)
 COMMON_OPTIONAL_CONFIG = ("KAFKA_NAMESPACE", "LOG_LEVEL")
 COMMON_LITERALS = {"ADMIN_HOST": "0.0.0.0", "ADMIN_PORT": str(ADMIN_PORT)}
+# Strimzi's TLS listener with SCRAM-SHA-512: the KafkaUser named after the service gets a Secret of the same
+# name (key `password`), and the cluster CA is the Secret `<cluster>-cluster-ca-cert` (key `ca.crt`).
+KAFKA_CLUSTER = "connector"
+KAFKA_CA_DIR = "/etc/kafka-ca"
+KAFKA_LITERALS = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SSL_CAFILE": f"{KAFKA_CA_DIR}/ca.crt"}
 TOKEN_CLIENT_SECRETS = ("SERVICE_TOKEN",)
 TOKEN_CLIENT_LITERALS = {"CONNECTOR_AUTH_URL": CONNECTOR_AUTH_URL}
 
@@ -97,8 +102,17 @@ SERVICES = (
 
 
 def env_of(service: Service) -> list[dict[str, Any]]:
-    literals = {**COMMON_LITERALS, **(TOKEN_CLIENT_LITERALS if service.needs_tokens else {}), **service.literals}
+    literals = {
+        **COMMON_LITERALS,
+        **KAFKA_LITERALS,
+        "KAFKA_SASL_USERNAME": service.name,
+        **(TOKEN_CLIENT_LITERALS if service.needs_tokens else {}),
+        **service.literals,
+    }
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in literals.items()]
+    env.append(
+        {"name": "KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": service.name, "key": "password"}}}
+    )
     secret = f"{service.name}-env"
     required = COMMON_SECRETS + (TOKEN_CLIENT_SECRETS if service.needs_tokens else ()) + service.secrets
     for name in required:
@@ -145,7 +159,10 @@ def pod_spec(service: Service, args: list[str], *, probes: bool) -> dict[str, An
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         # Python's tempfile and libraries that spill to disk need one writable place; nothing else is writable.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+            {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+        ],
     }
     if probes:
         ports = [{"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"}]
@@ -173,7 +190,16 @@ def pod_spec(service: Service, args: list[str], *, probes: bool) -> dict[str, An
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {
+                "name": "kafka-ca",
+                "secret": {
+                    "secretName": f"{KAFKA_CLUSTER}-cluster-ca-cert",
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                },
+            },
+        ],
     }
 
 

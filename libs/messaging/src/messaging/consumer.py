@@ -105,7 +105,7 @@ class Consumer:
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **self._settings.connection_options(),
             client_id=f"{self._settings.client_id}-{self._service}",
             group_id=self._settings.group(self._group_id),
             enable_auto_commit=False,

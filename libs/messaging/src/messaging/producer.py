@@ -19,7 +19,7 @@ MAX_REQUEST_BYTES = 1_048_576
 @asynccontextmanager
 async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.connection_options(),
         client_id=settings.client_id,
         acks="all",
         enable_idempotence=True,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.admin_auth import Principal, parse_admin_tokens
@@ -35,6 +37,13 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str
     # Prefix of every topic and consumer group on the wire (messaging.KafkaSettings.namespace); empty in production.
     kafka_namespace: str = ""
+    # How the brokers are reached: PLAINTEXT locally; SASL_SSL with SCRAM-SHA-512 against Strimzi's TLS listener.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # The cluster CA (Strimzi's <cluster>-cluster-ca-cert); absent means the system's trust store.
+    kafka_ssl_cafile: str | None = None
     admin_host: str = "127.0.0.1"
     admin_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
@@ -48,6 +57,14 @@ class ServiceSettings(BaseSettings):
         if value is not None:
             parse_admin_tokens(value)
         return value
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> ServiceSettings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_USERNAME and "
+                             "KAFKA_SASL_PASSWORD")  # fmt: skip
+        return self
 
     def admin_principals(self) -> dict[str, Principal]:
         return parse_admin_tokens(self.admin_tokens) if self.admin_tokens else {}
