@@ -33,6 +33,7 @@ def secret_env() -> dict[str, str]:
         "ADMIN_TOKENS": ",".join(f"e2e-{r}:{r}:{secrets.token_urlsafe(24)}" for r in ("viewer", "operator", "admin")),
         "SERVICE_TOKENS": f"orders-ingest:{secrets.token_urlsafe(24)}",
         "TOKEN_ENCRYPTION_KEYS": f"e2e:{generate_key()}",
+        "PII_ENCRYPTION_KEYS": f"e2e-pii:{generate_key()}",
         "STATE_SIGNING_KEY": secrets.token_urlsafe(32),
         "LWA_CLIENT_ID": "amzn1.application-oa2-client.e2e",
         "LWA_CLIENT_SECRET": secrets.token_urlsafe(24),

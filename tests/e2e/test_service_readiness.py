@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from contracts import kafka_topics
+from messaging import ensure_topics
 from testkit import eventually
 
 from .private_infra import PrivateInfra, free_port, private_infra
@@ -41,6 +43,8 @@ async def _readyz_becomes(url: str, code: int, timeout: float = 60) -> None:
 
 @pytest.mark.slow
 async def test_readyz_follows_kafka_and_postgres_going_down_and_coming_back(private: PrivateInfra) -> None:
+    # A fresh broker, as after `make kafka`: the registry's topics exist before any service consumes them.
+    await ensure_topics(private.bootstrap, kafka_topics())
     port = free_port()
     env = {
         **secret_env(),

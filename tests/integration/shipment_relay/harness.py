@@ -175,13 +175,15 @@ class Harness:
             assert answer.status_code == 200, f"{shipment_id}: {answer.status_code} {answer.text}"
             return dict(answer.json())
 
-    async def cancellation(self, order_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    async def cancellation(
+        self, order_id: str, timeout: float = 20.0, until: tuple[str, ...] = ("accepted", "rejected")
+    ) -> dict[str, Any]:
         async def probe() -> dict[str, Any]:
             async with self.api("viewer") as api:
                 answer = await api.get(f"/admin/orders/{order_id}/cancellation")
             assert answer.status_code == 200, answer.text
             view = dict(answer.json())
-            assert view["state"] in ("accepted", "rejected"), view
+            assert view["state"] in until, view
             return view
 
         result: dict[str, Any] = await eventually(probe, timeout=timeout, interval=0.1)

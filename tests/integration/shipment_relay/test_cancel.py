@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 from aiokafka import AIOKafkaProducer
+from shipment_relay import bootstrap
+from testkit import eventually
 from testkit.sandbox import Sandbox
 
 from .harness import (
@@ -75,3 +80,35 @@ async def test_a_cancellation_of_a_fully_shipped_order_is_rejected_without_a_fee
         view = await h.cancellation(order["AmazonOrderId"])
         assert view["state"] == "rejected" and "nothing left to cancel" in view["result"]
         assert sandbox.requests(operation="createFeed") == []
+
+
+async def test_while_another_replica_leads_the_canceller_this_one_sends_no_feed(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, producer=producer
+    ) as h:
+        other = await asyncpg.connect(database_url, server_settings={"search_path": bootstrap.SCHEMA})
+        try:
+            # What the other replica's canceller holds while it submits and follows feeds (this one's pass may
+            # hold it for a moment, hence the retry).
+            async def took_the_lead() -> bool:
+                return bool(
+                    await other.fetchval(
+                        "SELECT pg_try_advisory_lock(hashtextextended('shipment-canceller|' || current_schema(), 0))"
+                    )
+                )
+
+            await eventually(took_the_lead, timeout=5, interval=0.05)
+            await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+            order = sandbox.create_order([{"sku": "TENT", "quantity": 1}])
+            await h.send("order.received", order_received_event(CONN, sandbox.seller_id, order))
+            await h.send("order.completed", completed_event(CONN, order["AmazonOrderId"], "cancelled", "NoInventory"))
+            pending = await h.cancellation(order["AmazonOrderId"], until=("pending",))
+            assert pending["state"] == "pending"
+            await asyncio.sleep(2)  # several of the canceller's passes at the test's speed-up
+            assert sandbox.requests(operation="createFeed") == []
+        finally:
+            await other.close()  # the other replica is gone: its session lock with it
+        assert (await h.cancellation(order["AmazonOrderId"]))["state"] == "accepted"
+        assert len(sandbox.requests(operation="createFeed")) == 1

@@ -8,7 +8,6 @@ from typing import Any
 
 import contracts
 import pytest
-
 from stock_publisher import domain
 
 

@@ -89,6 +89,7 @@ class Scheduler:
         return self.max_sleep if wait is None else min(self.max_sleep, max(wait, 0.0))
 
     async def _lane(self, connection_id: str, lane: StrEnum) -> None:
+        key = (connection_id, lane.value)
         try:
             await self.lanes.run_lane(connection_id, lane)
         except Exception as exc:
@@ -100,12 +101,12 @@ class Scheduler:
                 "sync lane stopped",
                 extra={"connection_id": connection_id, "lane": lane.value, "error": describe(exc)},
             )
+            self._again.discard(key)
         finally:
-            key = (connection_id, lane.value)
-            if key in self._again and not self.lanes.stopping.is_set():
-                self._again.discard(key)
-                self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{lane.value}")
-            else:
-                self._again.discard(key)
-                self._inflight.pop(key, None)
+            self._inflight.pop(key, None)
             self.wake()
+        # Only a pass that ended (not one cancelled with its process, nor one that broke) goes again at once.
+        if key in self._again:
+            self._again.discard(key)
+            if not self.lanes.stopping.is_set():
+                self._inflight[key] = asyncio.create_task(self._lane(connection_id, lane), name=f"lane-{lane.value}")

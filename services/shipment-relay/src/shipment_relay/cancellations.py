@@ -129,6 +129,10 @@ def _trigger(rows: list[asyncpg.Record]) -> RelayTrigger:
     return RelayTrigger.RETRY if any(r["decided_at"] is not None for r in rows) else RelayTrigger.EVENT
 
 
+# Per schema, so several deployments (and tests) sharing a database do not wait for each other.
+_LEADER_LOCK = "hashtextextended('shipment-canceller|' || current_schema(), 0)"
+
+
 class Canceller:
     name = "shipment-canceller"
 
@@ -150,8 +154,7 @@ class Canceller:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                await self.submit()
-                await self.follow()
+                await self.pass_as_leader()
                 self._outage.recovered()
                 wait = self._poll.total_seconds()
             except Exception as exc:
@@ -163,6 +166,18 @@ class Canceller:
                 await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
             except TimeoutError:
                 pass
+
+    async def pass_as_leader(self) -> bool:
+        """submit and follow, by one replica at a time: two would send the same pending cancellations twice."""
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval(f"SELECT pg_try_advisory_lock({_LEADER_LOCK})"):
+                return False
+            try:
+                await self.submit()
+                await self.follow()
+            finally:
+                await conn.execute(f"SELECT pg_advisory_unlock({_LEADER_LOCK})")
+        return True
 
     async def submit(self) -> None:
         """One feed per connection for all its pending cancellations."""
