@@ -176,8 +176,11 @@ class OutboxRelay:
                             next_purge = loop.time() + self._purge_every
                         published = await self._publish(conn)
                 except Exception as exc:
+                    # A leader whose session died has lost its lead, whatever asyncpg raised on the way (a backend
+                    # killed mid-query can surface as InternalClientError rather than a connection error).
+                    lost = self._leader_lost()
                     await self._resign()
-                    if not is_outage(exc):
+                    if not (is_outage(exc) or lost):
                         raise
                     # Nothing is lost while Kafka or PostgreSQL is away: rows stay unsent and /readyz says so.
                     await self._pause(outage.failed(exc), wakeable=False)
@@ -226,6 +229,14 @@ class OutboxRelay:
         RELAY_LEADER.set(1)
         log.info("outbox relay leads its schema's outbox")
         return conn
+
+    def _leader_lost(self) -> bool:
+        if self._leader is None:
+            return False
+        try:
+            return bool(self._leader.is_closed())
+        except asyncpg.InterfaceError:
+            return True  # the pool took the dead connection back already
 
     async def _resign(self) -> None:
         conn, self._leader = self._leader, None
