@@ -61,6 +61,17 @@ def _truncated(headers: dict[str, bytes], value: bytes | None) -> None:
 
 ONE_OF_ANOTHER_TYPE = contracts.encode(contracts.example_event("order.received")).value
 
+
+def _without_its_pii(headers: dict[str, bytes], value: bytes | None) -> None:
+    """An order.received on the wrong topic is dead-lettered without the buyer's PII, the rest kept."""
+    original, letter = json.loads(ONE_OF_ANOTHER_TYPE or b""), json.loads(value or b"")
+    removed = headers[dead_letter.PII_REMOVED].decode().split(",")
+    assert "data.buyer_email" in removed and "data.ship_to.recipient_name" in removed
+    assert letter["data"]["buyer_email"] is None and letter["data"]["ship_to"]["recipient_name"] is None
+    assert original["data"]["buyer_email"].encode() not in (value or b"")
+    assert letter["id"] == original["id"] and letter["data"]["amazon_order_id"] == original["data"]["amazon_order_id"]
+
+
 CASES = {
     "not-json": Poison(b"{not json", "not valid JSON"),
     "invalid-utf8": Poison(b'{"specversion": "1.0", "id": "\xff\xfe"}', "not valid JSON"),
@@ -72,7 +83,7 @@ CASES = {
     "null-value": Poison(None, "null value"),
     "wrong-shape": Poison(_json(data=[1, 2, 3]), "data"),
     "wrong-field-type": Poison(_json(data__available="plenty"), "data.available"),
-    "another-topics-event": Poison(ONE_OF_ANOTHER_TYPE, "data.sku"),
+    "another-topics-event": Poison(ONE_OF_ANOTHER_TYPE, "data.sku", check=_without_its_pii),
     "header-without-value": Poison(contracts.encode(stock_event(1)).value, "ce_id", headers=[("ce_id", None)]),
 }
 
@@ -122,6 +133,6 @@ async def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_record_b
     if poison.check is not None:
         poison.check(headers, letters[0].value)
     else:
-        assert dead_letter.VALUE_TRUNCATED not in headers
+        assert dead_letter.VALUE_TRUNCATED not in headers and dead_letter.PII_REMOVED not in headers
         assert letters[0].value == poison.value
     assert await _committed(kafka, service, topic) == 2
