@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from messaging import dead_letter
-from messaging.consumer import Consumer, Handler, Rejected, RetryPolicy
+from messaging.consumer import BatchHandler, Consumer, Handler, Rejected, RetryPolicy
 from messaging.dead_letter import send_to_dead_letter
 from messaging.inbox import claim
 from messaging.outbox import PII_TOPICS, OutboxRelay, add, add_tombstone
@@ -18,6 +18,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MIGRATIONS_DIR",
     "PII_TOPICS",
+    "BatchHandler",
     "Consumer",
     "Handler",
     "KafkaSettings",

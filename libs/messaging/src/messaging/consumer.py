@@ -5,6 +5,25 @@ A PostgreSQL or Kafka outage met by a handler, a dead letter or a commit is ridd
 policy): the record is retried until the outage ends, and nothing behind it overtakes it. Any other handler
 failure is retried a few times and then stops the loop, so the process exits and the events are redelivered
 to a fresh process.
+
+Batch handlers (`batch_routes`) take every decoded, valid event of a topic in one fetched batch, across its
+partitions, in one call, so a service can apply them in one transaction instead of one per event. The events
+of one partition keep their order in the list (so do the events of one key); undecodable or invalid records
+are dead-lettered one by one before the call and never reach it; a tombstone applies the events before it in
+the batch first, then itself, then the rest. The handler must be all or nothing (one transaction): either
+every event took effect or none did. That is what makes the failure paths safe:
+
+- an outage retries the whole batch until it ends (nothing of it was applied, so nothing is applied twice);
+- any other failure (Rejected, a ContractError or ValidationError, a bug) says something in the batch is
+  wrong but not which event: the loop then calls the handler with one event at a time, in the batch's order,
+  with the per-event rules above. The bad event alone is dead-lettered (or, for a bug, retried and then the
+  loop stops, as without batches), and the others are applied exactly as the per-event path would have. No
+  retry of the whole batch first: a poison event fails the same way every time, and one-at-a-time is also
+  the right answer to a transient non-outage failure (each single call has its own retries).
+
+Offsets move only once the whole batch (or its one-at-a-time replay) is applied; a stop during an outage
+leaves the batch uncommitted, so its poison records may be dead-lettered again by the next owner (at least
+once, like every effect here).
 """
 
 from __future__ import annotations
@@ -14,11 +33,13 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from contracts import CloudEvent, ContractError, decode, topic_spec
+from prometheus_client import Counter
 from pydantic import ValidationError
 from servicekit import Outage, is_outage
 
@@ -29,7 +50,13 @@ from messaging.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+BATCH_FALLBACKS = Counter(
+    "consumer_batch_fallbacks_total", "Batches whose handler failed, then applied one event at a time", ["topic"]
+)
+
 Handler = Callable[[CloudEvent], Awaitable[None]]  # type: ignore[type-arg]
+# All decoded, valid events of one topic in one fetched batch; must apply all of them or none (one transaction).
+BatchHandler = Callable[[list[CloudEvent]], Awaitable[None]]  # type: ignore[type-arg]
 # Called with the record's key for a null value (a tombstone) on a compacted topic.
 TombstoneHandler = Callable[[bytes | None], Awaitable[None]]
 Decoder = Callable[[str, bytes, list[tuple[str, bytes]]], CloudEvent]  # type: ignore[type-arg]
@@ -62,32 +89,39 @@ class Consumer:
         *,
         service: str,
         group_id: str,
-        routes: Mapping[str, Handler],
+        routes: Mapping[str, Handler] | None = None,
         producer: AIOKafkaProducer,
+        batch_routes: Mapping[str, BatchHandler] | None = None,
         decoder: Decoder = decode,
         max_records: int = 500,
         retry: RetryPolicy = RetryPolicy(),
         tombstones: Mapping[str, TombstoneHandler] | None = None,
     ) -> None:
-        """`tombstones` routes null-value records of a topic to a handler; without one they are dead-lettered."""
-        if not routes:
+        """`routes` hands a handler one event at a time, `batch_routes` all of a topic's events of one fetched batch
+        (see the module's docstring). `tombstones` routes null-value records of a topic to a handler; without one
+        they are dead-lettered."""
+        self._routes = dict(routes or {})
+        self._batch_routes = dict(batch_routes or {})
+        if not self._routes and not self._batch_routes:
             raise ValueError("a consumer needs at least one route")
+        both = set(self._routes) & set(self._batch_routes)
+        if both:
+            raise ValueError(f"topics with a handler and a batch handler: {sorted(both)}")
         self._settings = settings
         self._service = service
         self._group_id = group_id
-        self._routes = dict(routes)
         # Wire name -> registry name: handlers, decoders and metrics only ever see registry names.
-        self._registry_names = {settings.topic(name): name for name in routes}
+        self._registry_names = {settings.topic(name): name for name in [*self._routes, *self._batch_routes]}
         self._producer = producer
         self._decode = decoder
         self._max_records = max_records
         self._retry = retry
         self._tombstones = dict(tombstones or {})
-        unknown = set(self._tombstones) - set(self._routes)
+        unknown = set(self._tombstones) - set(self._registry_names.values())
         if unknown:
             raise ValueError(f"tombstone handlers for topics without a route: {sorted(unknown)}")
         if decoder is decode:
-            for name in self._routes:
+            for name in self._registry_names.values():
                 topic_spec(name)  # a route outside the registry is a configuration bug: fail at start
         self._stopping = asyncio.Event()
         self._outage = Outage(self.name)
@@ -124,10 +158,7 @@ class Consumer:
                     continue
                 try:
                     async with self._batch_lock:
-                        for tp, records in batches.items():
-                            for record in records:
-                                await self._apply(record)
-                                self._positions[tp] = record.offset + 1
+                        await self._apply_all(batches)
                 except _StopRequested:
                     break
                 await self._commit(list(batches))
@@ -170,6 +201,77 @@ class Consumer:
                 except CommitFailedError:
                     log.warning("could not commit revoked partitions; their last batch will be redelivered")
 
+    async def _apply_all(self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        grouped: dict[str, list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]] = {}
+        for tp, records in batches.items():
+            topic = self._registry_names[tp.topic]
+            if topic in self._batch_routes:
+                grouped.setdefault(topic, []).append((tp, records))
+                continue
+            for record in records:
+                await self._apply(record)
+                self._positions[tp] = record.offset + 1
+        for topic, partitions in grouped.items():
+            await self._apply_batch(topic, partitions)
+
+    async def _apply_batch(
+        self, topic: str, partitions: list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]
+    ) -> None:
+        """Every record of `topic` in this fetch: one handler call for its valid events, see the module docstring."""
+        pending: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []  # type: ignore[type-arg]
+        walked: dict[TopicPartition, int] = {}
+        for tp, records in partitions:
+            for record in records:
+                if record.value is None:
+                    # What came before the tombstone in its partition takes effect before it.
+                    await self._flush(topic, pending)
+                    pending = []
+                    await self._apply(record)
+                else:
+                    event = await self._decoded(record, topic)
+                    if event is not None:
+                        pending.append((record, event))
+                walked[tp] = record.offset + 1
+        await self._flush(topic, pending)
+        self._positions.update(walked)
+
+    async def _flush(self, topic: str, pending: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]]) -> None:  # type: ignore[type-arg]
+        if not pending:
+            return
+        handler = self._batch_routes[topic]
+        events = [event for _, event in pending]
+        try:
+            await self._through_outages(lambda: handler(events))
+        except _StopRequested:
+            raise
+        except Exception as exc:
+            # Nothing of the batch took effect (the handler is all or nothing): find the bad event by applying
+            # them one at a time, each with the per-event rules.
+            BATCH_FALLBACKS.labels(topic).inc()
+            log.warning(
+                "batch handler failed; applying its events one at a time",
+                extra={"topic": topic, "events": len(events), "error": type(exc).__name__},
+            )
+            for record, event in pending:
+                where = {"topic": topic, "partition": record.partition, "offset": record.offset}
+                await self._with_retries(record, topic, where, partial(handler, [event]), event_id=str(event.id))
+            return
+        EVENTS_HANDLED.labels(topic).inc(len(events))
+
+    async def _decoded(self, record: ConsumerRecord[bytes, bytes], topic: str) -> CloudEvent | None:  # type: ignore[type-arg]
+        """The record's event, or None when it was poison (then it is dead-lettered)."""
+        where = {"topic": topic, "partition": record.partition, "offset": record.offset}
+        assert record.value is not None
+        try:
+            return self._decode(topic, record.value, list(record.headers or ()))
+        except ContractError as exc:
+            await self._poison(record, topic, where, str(exc))
+        except Exception as exc:
+            # Decoders should answer ContractError; whatever else one raises is still this record's fault, and
+            # retrying or stopping would only meet the same bytes again.
+            await self._poison(record, topic, where, f"the decoder failed: {type(exc).__name__}")
+        return None
+
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         topic = self._registry_names[record.topic]
         where = {"topic": topic, "partition": record.partition, "offset": record.offset}
@@ -181,15 +283,8 @@ class Consumer:
             key = record.key
             await self._with_retries(record, topic, where, lambda: on_tombstone(key), event_id=None)
             return
-        try:
-            event = self._decode(topic, record.value, list(record.headers or ()))
-        except ContractError as exc:
-            await self._poison(record, topic, where, str(exc))
-            return
-        except Exception as exc:
-            # Decoders should answer ContractError; whatever else one raises is still this record's fault, and
-            # retrying or stopping would only meet the same bytes again.
-            await self._poison(record, topic, where, f"the decoder failed: {type(exc).__name__}")
+        event = await self._decoded(record, topic)
+        if event is None:
             return
         handler = self._routes[topic]
         await self._with_retries(record, topic, where, lambda: handler(event), event_id=str(event.id))
