@@ -24,6 +24,8 @@ from stock_publisher.settings import Settings
 from stock_publisher.sync_history import HISTORY
 
 SERVICE = "stock-publisher"
+# Records per consumer batch: a batch of stock changes is one transaction, so bigger batches mean fewer of them.
+CONSUMER_MAX_RECORDS = 5000
 SCHEMA = "stock_publisher"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
@@ -91,13 +93,17 @@ async def build(
             group_id=settings.consumer_group,
             routes={
                 **projection.routes,
-                "stock.changed": partial(
-                    handlers.stock_changed, pool=pool, coalesce=tuning.coalesce, changed=scheduler.wake
-                ),
                 "listing.updated": partial(
                     handlers.listing_updated, pool=pool, coalesce=tuning.coalesce, changed=scheduler.wake
                 ),
             },
+            # One transaction per fetched batch of stock changes (handlers.stock_changed_batch).
+            batch_routes={
+                "stock.changed": partial(
+                    handlers.stock_changed_batch, pool=pool, coalesce=tuning.coalesce, changed=scheduler.wake
+                ),
+            },
+            max_records=CONSUMER_MAX_RECORDS,
             tombstones={**projection.tombstones, "listing.updated": partial(handlers.listing_removed, pool=pool)},
             producer=producer,
         )

@@ -2,6 +2,8 @@
 
 Plain async functions, wired in bootstrap. Each stores its fact and, for near-real-time connections, makes the
 connection's push due a few seconds later: changes arriving meanwhile ride along in the same push (coalescing).
+stock.changed is consumed in batches (`stock_changed_batch`: one transaction and one set-based statement per
+fetched batch, see intake.py); `stock_changed` is a batch of one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contracts import CloudEvent, ListingUpdatedV1, StockChangedV1
 from messaging import Rejected
 from prometheus_client import Counter
 
-from stock_publisher import domain, repository
+from stock_publisher import domain, intake, repository
 from stock_publisher.sync_history import HISTORY, Lane
 
 log = logging.getLogger(__name__)
@@ -39,19 +41,29 @@ async def _push_soon(conn: asyncpg.Connection, connection_id: str, coalesce: tim
 async def stock_changed(
     event: CloudEvent[StockChangedV1], *, pool: asyncpg.Pool, coalesce: timedelta, changed: Callable[[], None]
 ) -> None:
-    data = event.data
+    await stock_changed_batch([event], pool=pool, coalesce=coalesce, changed=changed)
+
+
+async def stock_changed_batch(
+    events: list[CloudEvent[StockChangedV1]],
+    *,
+    pool: asyncpg.Pool,
+    coalesce: timedelta,
+    changed: Callable[[], None],
+) -> None:
+    """All of a consumed batch in one transaction (all or nothing, as the consumer's batch routes require)."""
+    changes = [(e.data.sku, e.data.warehouse_id, e.data.available, e.data.as_of) for e in events]
     async with pool.acquire() as conn, conn.transaction():
-        if not await repository.save_stock(conn, data.sku, data.warehouse_id, data.available, data.as_of):
-            STALE.inc()
-            return
-        due, listed = await repository.connections_to_nudge(conn, data.sku, data.warehouse_id)
-        if not listed and await repository.report_unlisted(conn, data.sku):
-            UNLISTED.inc()
-            # The SKU is not PII; saying which one is the point of the report.
-            log.warning("stock for an item no Amazon listing has; not sent", extra={"item_id": data.sku})
-        for connection_id in due:
+        saved = await intake.save_stock_batch(conn, changes)
+        for connection_id in saved.due:
             await _push_soon(conn, connection_id, coalesce)
-    if due:
+    if saved.stale:
+        STALE.inc(saved.stale)
+    for item_id in saved.unlisted:
+        UNLISTED.inc()
+        # The SKU is not PII; saying which one is the point of the report.
+        log.warning("stock for an item no Amazon listing has; not sent", extra={"item_id": item_id})
+    if saved.due:
         changed()
 
 
