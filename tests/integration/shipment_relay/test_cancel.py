@@ -58,6 +58,25 @@ async def test_a_seller_cancels_a_whole_order_and_the_rest_of_a_partly_shipped_o
         assert {i["OrderItemId"]: i["QuantityCancelled"] for i in seen["items"]} == {tent: 0, mug: 1}
         assert len(sandbox.requests(operation="createFeed")) <= 2
 
+        # The outcomes on shipment.confirmed, beside SHP-P's two (decided, applied): no packages, a cancellation.
+        events = await h.confirmed(expect=4)
+        outcomes = {e.amazon_order_id: e for e in events if e.cancellation is not None}
+        assert sorted(e.shipment_id for e in events if e.cancellation is None) == ["SHP-P", "SHP-P"]
+        assert set(outcomes) == {whole["AmazonOrderId"], partly["AmazonOrderId"]}
+        order_level = outcomes[whole["AmazonOrderId"]]
+        item_level = outcomes[partly["AmazonOrderId"]]
+        for event, view in ((order_level, first), (item_level, second)):
+            assert event.packages == [] and event.shipment_id == f"cancellation:{event.amazon_order_id}"
+            assert event.cancellation is not None
+            assert (event.cancellation.outcome, event.cancellation.feed_id) == ("accepted", view["feed_id"])
+            assert event.cancellation.errors == []
+        assert order_level.cancellation is not None and item_level.cancellation is not None
+        assert (order_level.cancellation.scope, order_level.cancellation.items) == ("order", None)
+        assert order_level.cancellation.cancel_reason == "NoInventory"
+        assert item_level.cancellation.scope == "items"
+        assert item_level.cancellation.cancel_reason == "BuyerCanceled"
+        assert [(i.order_item_id, i.quantity) for i in item_level.cancellation.items or []] == [(mug, 1)]
+
 
 async def test_a_cancellation_of_a_fully_shipped_order_is_rejected_without_a_feed(
     database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
@@ -80,6 +99,10 @@ async def test_a_cancellation_of_a_fully_shipped_order_is_rejected_without_a_fee
         view = await h.cancellation(order["AmazonOrderId"])
         assert view["state"] == "rejected" and "nothing left to cancel" in view["result"]
         assert sandbox.requests(operation="createFeed") == []
+        (event,) = [e for e in await h.confirmed(expect=3) if e.cancellation is not None]
+        assert event.cancellation is not None
+        assert (event.cancellation.outcome, event.cancellation.feed_id) == ("rejected", None)
+        assert "nothing left to cancel" in (event.cancellation.reason or "")
 
 
 async def test_while_another_replica_leads_the_canceller_this_one_sends_no_feed(

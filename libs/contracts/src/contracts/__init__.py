@@ -39,7 +39,10 @@ from contracts.orders import (
 )
 from contracts.pii import all_pii_field_names, pii_fields
 from contracts.shipments import (
+    CancellationErrorV1,
+    CancelledItemV1,
     PackageConfirmationV1,
+    SellerCancellationV1,
     ShipmentConfirmedV1,
     ShipmentCreatedV1,
     ShipmentItemV1,
@@ -72,6 +75,8 @@ __all__ = [
     "TOPICS",
     "AmazonCarrier",
     "CancelReason",
+    "CancellationErrorV1",
+    "CancelledItemV1",
     "CloudEvent",
     "ConnectionSettingsV1",
     "ConnectionStatus",
@@ -102,6 +107,7 @@ __all__ = [
     "OrderStatus",
     "PackageConfirmationV1",
     "ProductCode",
+    "SellerCancellationV1",
     "ShipServiceLevelCategory",
     "ShipmentConfirmedV1",
     "ShipmentCreatedV1",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from contracts.carriers import AmazonCarrierCode
 from contracts.fields import AmazonOrderId, ConnectionId, OrderItemId, PositiveQuantity, Sku, Text, Timestamp
 from contracts.marketplaces import MarketplaceId
+from contracts.orders import CancelReason
 from contracts.payload import InboundPayload, OutboundPayload
 
 __all__ = [
+    "CancellationErrorV1",
+    "CancelledItemV1",
     "PackageConfirmationV1",
+    "SellerCancellationV1",
     "ShipmentConfirmedV1",
     "ShipmentCreatedV1",
     "ShipmentItemV1",
@@ -81,12 +85,85 @@ class PackageConfirmationV1(OutboundPayload):
     )
 
 
-class ShipmentConfirmedV1(OutboundPayload):
-    """Amazon's answer to the confirmation of each package of a shipment."""
+class CancelledItemV1(OutboundPayload):
+    order_item_id: OrderItemId
+    quantity: PositiveQuantity = Field(description="Units of the item cancelled (what was left to ship).")
 
-    shipment_id: ShipmentId
+
+class CancellationErrorV1(OutboundPayload):
+    """One error Amazon reported for the cancellation (a Result in error of the feed's processing report)."""
+
+    code: Text | None = Field(default=None, description="Amazon's ResultMessageCode, when it gave one.")
+    message: Text = Field(description="Amazon's ResultDescription, or how the feed ended (FATAL, CANCELLED).")
+
+
+class SellerCancellationV1(OutboundPayload):
+    """The outcome of a seller cancellation (order.completed `cancelled`) sent to Amazon as an order
+    acknowledgement feed."""
+
+    scope: Literal["order", "items"] = Field(
+        description="order: nothing had shipped, the whole order was cancelled; items: only the items below "
+        "(what was left of a partly shipped order)."
+    )
+    outcome: Literal["accepted", "rejected"] = Field(
+        description="accepted: Amazon's processing report has no error for the order; rejected: see `errors` "
+        "(Amazon's) or `reason` (ours, when no feed was sent)."
+    )
+    cancel_reason: CancelReason
+    items: list[CancelledItemV1] | None = Field(default=None, description="Present when scope is 'items'.")
+    feed_id: Text | None = Field(default=None, description="Amazon's POST_ORDER_ACKNOWLEDGEMENT_DATA feed id.")
+    reason: Text | None = Field(
+        default=None, description="Why it was rejected before Amazon was asked (e.g. every item already shipped)."
+    )
+    errors: list[CancellationErrorV1] = Field(default_factory=list, description="Amazon's errors when rejected.")
+
+
+class ShipmentConfirmedV1(OutboundPayload):
+    """Amazon's answer to the confirmation of each package of a shipment, or to a seller cancellation.
+
+    A seller cancellation (since 1.1) rides on this topic as the issue requires: `cancellation` is set,
+    `packages` is empty and `shipment_id` is `cancellation:<amazon_order_id>` (never a WMS shipment id).
+    Why not a V2 or a second CloudEvent type: the registry and the codec bind one payload type and `type` to a
+    topic, so a second type would be dead-lettered by every consumer of today (ours included) just the same,
+    and a V2 topic is a migration for every internal system. The one break of this minor version is that
+    `packages` may be empty, and only when `cancellation` is present (the JSON Schema says so with anyOf):
+    - a consumer still validating with the 1.0 schema (minItems 1) rejects a cancellation event, loudly (its
+      dead letters), and never misreads it as a shipment; shipment events are unchanged for it;
+    - a consumer that accepts an empty list must not read "no package rejected" as shipped: look at
+      `cancellation` first, or count accepted packages (pii-redactor starts its clock only on an accepted
+      package, so a cancellation never counts as shipped there).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"packages": {"minItems": 1}}},
+                {"required": ["cancellation"], "properties": {"cancellation": {"type": "object"}}},
+            ]
+        }
+    )
+
+    shipment_id: ShipmentId = Field(description="The WMS's shipment id, or cancellation:<amazon_order_id>.")
     connection_id: ConnectionId
     marketplace_id: MarketplaceId
     amazon_order_id: AmazonOrderId
-    packages: list[PackageConfirmationV1] = Field(min_length=1)
+    packages: list[PackageConfirmationV1] = Field(
+        description="At least one, except on a seller cancellation (then empty)."
+    )
     confirmed_at: Timestamp
+    cancellation: SellerCancellationV1 | None = Field(
+        default=None, description="Set on a seller cancellation's outcome (then packages is empty); else absent."
+    )
+
+    @model_validator(mode="after")
+    def _packages_or_a_cancellation(self) -> ShipmentConfirmedV1:
+        if not self.packages and self.cancellation is None:
+            raise ValueError("packages may be empty only on a seller cancellation (cancellation set)")
+        if self.packages and self.cancellation is not None:
+            raise ValueError("a seller cancellation carries no packages")
+        return self
+
+
+def cancellation_shipment_id(amazon_order_id: str) -> str:
+    """The `shipment_id` of a seller cancellation's shipment.confirmed."""
+    return f"cancellation:{amazon_order_id}"

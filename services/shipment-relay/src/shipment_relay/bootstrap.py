@@ -74,7 +74,7 @@ async def build(
             http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=tuning.speedup
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
-        canceller = Canceller(pool=pool, clients=clients, speedup=tuning.speedup)
+        canceller = Canceller(pool=pool, clients=clients, speedup=tuning.speedup, published=relay.wake)
         confirmer = Confirmer(pool=pool, clients=clients, tuning=tuning, published=relay.wake, redriven=canceller.wake)
         projection = sellers.consumer_routes(pool, changed=confirmer.wake)
         consumer = messaging.Consumer(
@@ -85,7 +85,9 @@ async def build(
                 **projection.routes,
                 "shipment.created": partial(handlers.shipment_created, pool=pool, queued=confirmer.wake),
                 "order.received": partial(handlers.order_received, pool=pool),
-                "order.completed": partial(cancellations.order_completed, pool=pool, queued=canceller.wake),
+                "order.completed": partial(
+                    cancellations.order_completed, pool=pool, queued=canceller.wake, published=relay.wake
+                ),
             },
             tombstones=projection.tombstones,
             producer=producer,

@@ -1,6 +1,7 @@
 """Seller cancellations: order.completed `cancelled` -> one XML POST_ORDER_ACKNOWLEDGEMENT_DATA feed per connection
 and round (StatusCode Failure; per item when some of the order shipped), followed to its end, its XML processing
-report read per message. Also the flag for a `completed` order with items never confirmed."""
+report read per message; each outcome published on shipment.confirmed (with no packages; see ShipmentConfirmedV1).
+Also the flag for a `completed` order with items never confirmed."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import contracts
+import messaging
 import sellers
 import servicekit
 import spapi
 import synchistory
 from contracts import CloudEvent, OrderCompletedV1
+from contracts.shipments import cancellation_shipment_id
 from prometheus_client import Counter
 
 from shipment_relay import repository
@@ -25,6 +29,7 @@ from shipment_relay.sync_history import Lane, RelayTrigger, write_run
 
 log = logging.getLogger(__name__)
 
+SERVICE = "shipment-relay"
 FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
 CONTENT_TYPE = "text/xml; charset=UTF-8"
 DEFAULT_REASON = "NoInventory"
@@ -46,7 +51,11 @@ async def shipped_so_far(conn: asyncpg.Connection, amazon_order_id: str) -> dict
 
 
 async def order_completed(
-    event: CloudEvent[OrderCompletedV1], *, pool: asyncpg.Pool, queued: Callable[[], None]
+    event: CloudEvent[OrderCompletedV1],
+    *,
+    pool: asyncpg.Pool,
+    queued: Callable[[], None],
+    published: Callable[[], None] = lambda: None,
 ) -> None:
     data = event.data
     async with pool.acquire() as conn, conn.transaction():
@@ -88,8 +97,12 @@ async def order_completed(
             data.amazon_order_id, data.connection_id, data.marketplace_id,
             data.cancel_reason or DEFAULT_REASON, json.dumps(lines) if lines is not None else None, state, result,
         )  # fmt: skip
+        if inserted and state == "rejected":
+            await publish_outcome(conn, data.amazon_order_id)
     if inserted and state == "pending":
         queued()
+    elif inserted:
+        published()
 
 
 def feed_document(seller_id: str, rows: list[asyncpg.Record]) -> bytes:
@@ -115,13 +128,49 @@ def feed_document(seller_id: str, rows: list[asyncpg.Record]) -> bytes:
 
 def report_errors(report: bytes) -> dict[int, str]:
     """MessageID -> ResultDescription of every Result in error of an XML processing report."""
+    return {message_id: description for message_id, (_, description) in report_results(report).items()}
+
+
+def report_results(report: bytes) -> dict[int, tuple[str | None, str]]:
+    """MessageID -> (ResultMessageCode, ResultDescription) of every Result in error of an XML processing report."""
     root = ET.fromstring(report)  # noqa: S314 - Amazon's own report; ElementTree expands no external entities
     errors = {}
     for result in root.iter("Result"):
         if (result.findtext("ResultCode") or "").strip() == "Error":
             message_id = (result.findtext("MessageID") or "0").strip()
-            errors[int(message_id)] = (result.findtext("ResultDescription") or "error").strip()
+            code = (result.findtext("ResultMessageCode") or "").strip() or None
+            errors[int(message_id)] = (code, (result.findtext("ResultDescription") or "error").strip())
     return errors
+
+
+async def publish_outcome(conn: asyncpg.Connection, amazon_order_id: str) -> None:
+    """shipment.confirmed with the cancellation's outcome, in the caller's transaction (the one deciding it)."""
+    row = await conn.fetchrow("SELECT * FROM cancellations WHERE amazon_order_id = $1", amazon_order_id)
+    items = json.loads(row["items"]) if row["items"] else None
+    rejected = row["state"] == "rejected"
+    amazon_said = rejected and row["feed_id"] is not None
+    decided_at = row["decided_at"] or datetime.now(UTC)
+    data = contracts.ShipmentConfirmedV1(
+        shipment_id=cancellation_shipment_id(amazon_order_id),
+        connection_id=row["connection_id"],
+        marketplace_id=row["marketplace_id"],
+        amazon_order_id=amazon_order_id,
+        packages=[],
+        confirmed_at=decided_at,
+        cancellation=contracts.SellerCancellationV1(
+            scope="order" if items is None else "items",
+            outcome="rejected" if rejected else "accepted",
+            cancel_reason=row["cancel_reason"],
+            items=None if items is None else [contracts.CancelledItemV1(**i) for i in items],
+            feed_id=row["feed_id"],
+            reason=(row["result"] or "rejected")[:500] if rejected and not amazon_said else None,
+            errors=[contracts.CancellationErrorV1(code=row["result_code"], message=(row["result"] or "error")[:500])]
+            if amazon_said
+            else [],
+        ),
+    )
+    revision = f"cancellation-{row['state']}-{row['feed_id'] or 'no-feed'}-{decided_at.isoformat()}"
+    await messaging.add(conn, contracts.new_event("shipment.confirmed", data, source=SERVICE, revision=revision))
 
 
 def _trigger(rows: list[asyncpg.Record]) -> RelayTrigger:
@@ -136,8 +185,17 @@ _LEADER_LOCK = "hashtextextended('shipment-canceller|' || current_schema(), 0)"
 class Canceller:
     name = "shipment-canceller"
 
-    def __init__(self, *, pool: asyncpg.Pool, clients: spapi.SpApiClients, speedup: float) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        clients: spapi.SpApiClients,
+        speedup: float,
+        published: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`published`: after outcomes went to the outbox (shipment.confirmed)."""
         self._pool = pool
+        self._published = published
         self._clients = clients
         self._poll = timedelta(seconds=30) / speedup
         self._wake = asyncio.Event()
@@ -239,39 +297,49 @@ class Canceller:
                 report = await client.feeds.get_result_document(feed)
             except spapi.SpApiError:
                 continue
-            errors = report_errors(report) if report else {}
+            errors = report_results(report) if report else {}
             tally = synchistory.Tally()
             tally.count("messages", len(batch))
             async with self._pool.acquire() as conn, conn.transaction():
                 for row in batch:
                     if feed.processing_status != "DONE":
-                        why = errors.get(0) or f"the feed ended {feed.processing_status}"
-                        await self._mark(conn, [row], "rejected", result=why)
+                        code, why = errors.get(0) or (None, f"the feed ended {feed.processing_status}")
+                        await self._mark(conn, [row], "rejected", result=why, code=code)
                         tally.failure(row["amazon_order_id"], why)
                     elif row["message_id"] in errors:
-                        await self._mark(conn, [row], "rejected", result=errors[row["message_id"]])
-                        tally.failure(row["amazon_order_id"], errors[row["message_id"]])
+                        code, why = errors[row["message_id"]]
+                        await self._mark(conn, [row], "rejected", result=why, code=code)
+                        tally.failure(row["amazon_order_id"], why)
                     else:
                         await self._mark(conn, [row], "accepted", result=None)
                         tally.success("cancelled")
+                    await publish_outcome(conn, row["amazon_order_id"])
                 # The feed's run is written with the decisions it counts, in one transaction.
                 await write_run(
                     conn, connection_id=connection_id, lane=Lane.CANCEL, trigger=_trigger(batch), tally=tally,
                     keys=[r["amazon_order_id"] for r in batch],
                     error=None if feed.processing_status == "DONE" else f"feed {feed.processing_status}",
                 )  # fmt: skip
+            self._published()
 
     async def _mark(
-        self, conn: asyncpg.Connection | None, rows: list[asyncpg.Record], state: str, *, result: str | None
+        self,
+        conn: asyncpg.Connection | None,
+        rows: list[asyncpg.Record],
+        state: str,
+        *,
+        result: str | None,
+        code: str | None = None,
     ) -> None:
         if conn is None:
             async with self._pool.acquire() as own:
-                await self._mark(own, rows, state, result=result)
+                await self._mark(own, rows, state, result=result, code=code)
             return
         for row in rows:
             await conn.execute(
-                "UPDATE cancellations SET state = $2, result = $3, decided_at = now() WHERE amazon_order_id = $1",
-                row["amazon_order_id"], state, result,
+                "UPDATE cancellations SET state = $2, result = $3, result_code = $4, decided_at = now() "
+                "WHERE amazon_order_id = $1",
+                row["amazon_order_id"], state, result, code,
             )  # fmt: skip
             if state in ("accepted", "rejected"):
                 CANCELLATIONS.labels(state).inc()
