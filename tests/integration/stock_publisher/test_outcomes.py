@@ -46,7 +46,7 @@ async def test_processing_report_errors_reach_stock_published_and_sync_history(
 ) -> None:
     skus = [f"R-{i:02d}" for i in range(30)]
     await create_listings(sandbox, [s for s in skus if s != "R-07"])  # Amazon has no listing for R-07
-    tuning = fast(apply_delay=timedelta(days=1))
+    tuning = fast(apply_delay=timedelta(days=1), patch_max_skus=20)  # 30 SKUs: a feed
     async with running(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, tuning=tuning
     ) as h:
@@ -101,7 +101,7 @@ async def test_restart_while_a_feed_is_followed_submits_nothing_twice(
     skus = [f"K-{i:02d}" for i in range(40)]
     await create_listings(sandbox, skus)
     # The first getFeed comes 3 s after createFeed: the process dies in between.
-    slow_follow = fast(apply_delay=timedelta(days=1), feed_poll=timedelta(seconds=300))
+    slow_follow = fast(apply_delay=timedelta(days=1), feed_poll=timedelta(seconds=300), patch_max_skus=20)
     async with running(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, tuning=slow_follow
     ) as h:
@@ -119,7 +119,7 @@ async def test_restart_while_a_feed_is_followed_submits_nothing_twice(
         kafka_bootstrap=kafka_bootstrap,
         sandbox=sandbox,
         topics=topics,
-        tuning=fast(apply_delay=timedelta(days=1)),
+        tuning=fast(apply_delay=timedelta(days=1), patch_max_skus=20),
     ):
         events = await published(kafka_bootstrap, topics, expect=40, timeout=30)
         assert sorted(e.sku for e in events) == skus and {e.outcome for e in events} == {"accepted"}

@@ -5,7 +5,9 @@ Roles: viewers read; operators start runs. Nothing here is PII (SKUs, quantities
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -15,14 +17,19 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from servicekit import Principal, Problem, Role, problem_responses, require_role
 
-from stock_publisher import repository
+from stock_publisher import domain, repository
 from stock_publisher.sync_history import HISTORY, Lane, StockTrigger
+
+log = logging.getLogger(__name__)
 
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 
 # stock-publisher's finer counts of a run, shown as records_<name>.
-COUNTS = ("considered", "unchanged", "in_flight", "in_feed", "accepted", "applied", "drifted")
+COUNTS = (
+    "considered", "unchanged", "in_flight", "in_feed", "accepted", "applied", "drifted", "read_by_item",
+    "read_by_report",
+)  # fmt: skip
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +66,15 @@ class StockSyncRequest(BaseModel):
     )
 
 
+class HandlingTimeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Required, so that `{}` is refused rather than read as "clear it".
+    handling_time_days: int | None = Field(
+        ge=1, le=30, description="Days to ship (lead_time_to_ship_max_days, 1..30); null: the connection's default."
+    )
+
+
 def create_routers(pool: asyncpg.Pool, queued: Callable[[], None]) -> list[APIRouter]:
     # sync-now and resyncs push what differs; stock-sync sends even what Amazon already has.
     history = synchistory.sync_routes(
@@ -83,6 +99,21 @@ def create_routers(pool: asyncpg.Pool, queued: Callable[[], None]) -> list[APIRo
             )  # fmt: skip
         queued()
         return {"run_id": run.id, "connection_id": connection_id, "skus": body.skus}
+
+    @admin.put("/connections/{connection_id}/skus/{sku:path}/handling-time", responses=problem_responses(404))
+    async def handling_time(connection_id: str, sku: str, body: HandlingTimeRequest, who: Operator) -> dict[str, Any]:
+        """Sets the SKU's own handling time (null clears it); a changed value is sent with the next push."""
+        async with pool.acquire() as conn, conn.transaction():
+            if not await repository.set_handling_time(conn, connection_id, sku, body.handling_time_days):
+                raise Problem(404, "the connection has no listing with this SKU")
+            connection = await sellers.connection(conn, connection_id)
+            if connection is not None and domain.near_real_time(connection.settings):
+                now = datetime.now(UTC)
+                await repository.push_due_by(conn, connection_id, now)
+                await HISTORY.due(conn, connection_id, Lane.PUSH, now)
+        queued()
+        log.info("handling time override set", extra={"connection_id": connection_id, "by": who.name})
+        return {"connection_id": connection_id, "sku": sku, "handling_time_days": body.handling_time_days}
 
     @admin.get("/skus/{sku}", responses=problem_responses(404))
     async def sku(sku: str, _: Viewer) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -53,18 +56,50 @@ class Tuning:
 
     speedup: float = 1.0
     coalesce: timedelta = timedelta(seconds=3)  # near real time: changes wait this long to ride in one push
-    patch_max_skus: int = 20  # more SKUs than this in one push go as a JSON_LISTINGS_FEED
+    # Patches or a feed are chosen from the limiter's buckets; a push never patches more SKUs than this.
+    patch_max_skus: int = 300
     feed_max_messages: int = domain.MAX_FEED_MESSAGES
     patch_concurrency: int = 10
     feed_poll: timedelta = timedelta(seconds=30)
     apply_delay: timedelta = timedelta(seconds=60)  # Amazon's time from accepted to shown; then read back
-    read_back_batch: int = 200
+    read_back_batch: int = 200  # at most this many getListingsItem per read-back run; more due: the report
+    read_back_window: timedelta = timedelta(seconds=30)  # what getListingsItem may read in, before the report is used
+    report_read_back_max: int = 250_000  # SKUs one report read-back compares
+    report_poll: timedelta = timedelta(seconds=30)
+    report_timeout: timedelta = timedelta(minutes=30)
     failure_backoff: timedelta = timedelta(minutes=1)
     max_concurrent_lanes: int = 8
     scheduler_max_sleep: timedelta = timedelta(seconds=30)
 
     def scaled(self, duration: timedelta) -> timedelta:
         return duration / self.speedup
+
+
+def _checked_document(seller_id: str, batch: list[Wanted]) -> bytes:
+    document = domain.feed_document(seller_id, batch)
+    domain.validate_feed(document)
+    return document
+
+
+class _DocumentBuilder:
+    """Builds and validates feed documents in a process of its own: about 4 s of CPU for 25,000 messages, which
+    in this process would hold the GIL against the follow lane's outcomes and delay the next feed under a
+    backlog. One worker, started on first use (spawn: this process has threads) and kept for the process."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def document(self, seller_id: str, batch: list[Wanted]) -> bytes:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, _checked_document, seller_id, batch)
+        except BrokenProcessPool:
+            self._pool = None  # the worker died (killed, out of memory): a new one for the next try
+            raise
+
+
+_BUILDER = _DocumentBuilder()
 
 
 def _issue(code: str | None, severity: str, message: str, attribute: str | None = None) -> dict[str, Any]:
@@ -187,15 +222,34 @@ class StockSync:
             async with self.pool.acquire() as conn, conn.transaction():
                 await HISTORY.record(conn, run.id, tally)
             return
-        if len(changes.send) <= self.tuning.patch_max_skus:
+        if self._use_patches(client, len(changes.send)):
             await self._patch(run, connection, client, changes.send, tally)
         else:
-            for start in range(0, len(changes.send), self.tuning.feed_max_messages):
-                batch = changes.send[start : start + self.tuning.feed_max_messages]
-                await self._feed(run, connection, client, batch)
-                tally.count("in_feed", len(batch))
+            batches = self._feed_batches(changes.send)
+            await self._feeds(run, connection, client, batches)
+            tally.count("in_feed", sum(len(b) for b in batches))
             async with self.pool.acquire() as conn, conn.transaction():
                 await HISTORY.record(conn, run.id, tally)
+
+    def _use_patches(self, client: spapi.SpApiClient, skus: int) -> bool:
+        """From the seller's buckets as they are now: patches when they go out within the coalescing window (or
+        before the feed bucket's next slot), one or more feeds otherwise."""
+        limiter = self.clients.limiter
+        return domain.use_patches(
+            skus,
+            limiter.bucket(client.selling_partner_id, domain.PATCH_BUCKET),
+            limiter.bucket(client.selling_partner_id, domain.FEED_BUCKET),
+            window=self.tuning.coalesce.total_seconds(),
+            max_skus=self.tuning.patch_max_skus,
+        )
+
+    def _feed_batches(self, send: list[Wanted]) -> list[list[Wanted]]:
+        """≤ feed_max_messages SKUs per feed, one marketplace per feed."""
+        by_marketplace: dict[str, list[Wanted]] = {}
+        for wanted in send:
+            by_marketplace.setdefault(wanted.marketplace_id, []).append(wanted)
+        size = self.tuning.feed_max_messages
+        return [skus[i : i + size] for skus in by_marketplace.values() for i in range(0, len(skus), size)]
 
     @dataclass(slots=True)
     class _Changes:
@@ -291,12 +345,39 @@ class StockSync:
         self.published()
         await self._follow_soon(connection.connection_id, verify_at)
 
-    async def _feed(
-        self, run: Run, connection: sellers.Connection, client: spapi.SpApiClient, batch: list[Wanted]
+    @dataclass(frozen=True, slots=True)
+    class _Ready:
+        """A feed whose intent is committed and whose document Amazon holds: only createFeed is left."""
+
+        intent_id: int
+        document_id: str
+        marketplace_id: str
+        messages: int
+
+    async def _feeds(
+        self, run: Run, connection: sellers.Connection, client: spapi.SpApiClient, batches: list[list[Wanted]]
     ) -> None:
+        """Feeds one after another, the next one prepared (built, validated, recorded, uploaded) while this one
+        waits for its createFeed token: under a backlog a full feed is ready whenever the feed bucket has one."""
+        ahead: asyncio.Task[StockSync._Ready] | None = asyncio.ensure_future(self._prepare(run, connection, batches[0]))
+        try:
+            for index in range(len(batches)):
+                assert ahead is not None
+                ready = await ahead
+                ahead = None
+                if index + 1 < len(batches):
+                    ahead = asyncio.ensure_future(self._prepare(run, connection, batches[index + 1]))
+                await self._create_feed(connection.connection_id, client, ready)
+        finally:
+            if ahead is not None:
+                # Its intent, if committed, is submitted by the next push with that very document.
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    async def _prepare(self, run: Run, connection: sellers.Connection, batch: list[Wanted]) -> StockSync._Ready:
         assert connection.selling_partner_id is not None
-        document = domain.feed_document(connection.selling_partner_id, batch)
-        domain.validate_feed(document)
+        seller = connection.selling_partner_id
+        document = await _BUILDER.document(seller, batch)
         items = {
             str(i): {"sku": w.sku, "quantity": w.quantity, "handling": w.handling, "as_of": w.as_of.isoformat(),
                      "marketplace_id": w.marketplace_id}
@@ -312,23 +393,34 @@ class StockSync:
                 conn, connection.connection_id,
                 [(w.sku, w.quantity, w.handling, w.as_of, "pending", intent_id) for w in batch], "listings_feed",
             )  # fmt: skip
-        await self._submit(connection.connection_id, client, intent_id, document, marketplace_id)
+        client = self.clients.for_connection(connection)
+        return await self._upload(client, intent_id, document, marketplace_id)
+
+    async def _upload(
+        self, client: spapi.SpApiClient, intent_id: int, document: bytes, marketplace_id: str
+    ) -> StockSync._Ready:
+        # Amazon keeps an uploaded document 2 days; its presigned URL (5 min) is used at once.
+        target = await client.feeds.create_feed_document(spapi.JSON_CONTENT_TYPE, priority=spapi.Priority.NORMAL)
+        await client.feeds.upload_feed_document(target, document, spapi.JSON_CONTENT_TYPE)
+        return StockSync._Ready(intent_id, target.feed_document_id, marketplace_id, document.count(b'"messageId"'))
 
     async def _submit(
         self, conn_id: str, client: spapi.SpApiClient, intent_id: int, document: bytes, marketplace_id: str
     ) -> None:
+        await self._create_feed(conn_id, client, await self._upload(client, intent_id, document, marketplace_id))
+
+    async def _create_feed(self, conn_id: str, client: spapi.SpApiClient, ready: StockSync._Ready) -> None:
         # OutcomeUnknown (a timeout on createFeed) leaves the intent: the next push sends this document again.
-        feed_id = await client.feeds.submit_feed(
-            spapi.JSON_LISTINGS_FEED,
-            document,
-            content_type=spapi.JSON_CONTENT_TYPE,
-            marketplace_ids=[marketplace_id],
-            priority=spapi.Priority.NORMAL,
+        spec = spapi.CreateFeedSpecification(
+            feed_type=spapi.JSON_LISTINGS_FEED,
+            marketplace_ids=[ready.marketplace_id],
+            input_feed_document_id=ready.document_id,
         )
-        SENT.labels("listings_feed").inc(document.count(b'"messageId"'))
+        feed_id = await client.feeds.create_feed(spec, priority=spapi.Priority.NORMAL)
+        SENT.labels("listings_feed").inc(ready.messages)
         poll_at = datetime.now(UTC) + self.tuning.scaled(self.tuning.feed_poll)
         async with self.pool.acquire() as conn, conn.transaction():
-            await repository.feed_submitted(conn, intent_id, feed_id, poll_at)
+            await repository.feed_submitted(conn, ready.intent_id, feed_id, poll_at)
             await HISTORY.due(conn, conn_id, Lane.FOLLOW, poll_at)
         self.wake()
 
@@ -349,24 +441,42 @@ class StockSync:
         verify_at: datetime,
         tally: Tally,
     ) -> None:
-        errors = [i for i in issues if i["severity"] == "ERROR"]
-        if accepted:
-            await repository.mark_accepted(
-                conn, connection.connection_id, [(wanted.sku, wanted.quantity, wanted.handling)], verify_at
-            )
-            tally.success("accepted")
-        else:
-            errors = errors or [_issue(None, "ERROR", "Amazon did not accept the update")]
-            await repository.mark_rejected(
-                conn, connection.connection_id, [(wanted.sku, wanted.quantity, wanted.handling, errors)]
-            )
+        await self._outcomes(conn, connection, [(wanted, accepted, issues)], channel, submission, verify_at, tally)
+
+    async def _outcomes(
+        self,
+        conn: asyncpg.Connection,
+        connection: sellers.Connection,
+        verdicts: list[tuple[Wanted, bool, list[dict[str, Any]]]],
+        channel: str,
+        submission: str,
+        verify_at: datetime,
+        tally: Tally,
+    ) -> None:
+        """Amazon's answer per SKU (wanted, accepted, issues): recorded in two statements, then published."""
+        accepted_rows: list[tuple[str, int, int]] = []
+        rejected_rows: list[tuple[str, int, int, list[dict[str, Any]]]] = []
+        for wanted, accepted, issues in verdicts:
+            if accepted:
+                accepted_rows.append((wanted.sku, wanted.quantity, wanted.handling))
+                tally.success("accepted")
+                continue
+            errors = [i for i in issues if i["severity"] == "ERROR"] or [
+                _issue(None, "ERROR", "Amazon did not accept the update")
+            ]
+            rejected_rows.append((wanted.sku, wanted.quantity, wanted.handling, errors))
             codes = ", ".join(sorted({e["code"] for e in errors}))
             tally.failure(wanted.sku, f"Amazon rejected the update ({channel} {submission}): {codes}")
-        outcome = "accepted" if accepted else "rejected"
-        OUTCOMES.labels(outcome).inc()
-        await self._publish(
-            conn, connection, wanted, channel, submission, outcome=outcome, issues=issues if not accepted else []
-        )
+        if accepted_rows:
+            await repository.mark_accepted(conn, connection.connection_id, accepted_rows, verify_at)
+        if rejected_rows:
+            await repository.mark_rejected(conn, connection.connection_id, rejected_rows)
+        for wanted, accepted, issues in verdicts:
+            outcome = "accepted" if accepted else "rejected"
+            OUTCOMES.labels(outcome).inc()
+            await self._publish(
+                conn, connection, wanted, channel, submission, outcome=outcome, issues=issues if not accepted else []
+            )
 
     async def _publish(
         self,
@@ -446,19 +556,19 @@ class StockSync:
             general = [_issue(feed.processing_status, "ERROR", f"the feed ended {feed.processing_status}")]
         verify_at = datetime.now(UTC) + self.tuning.scaled(self.tuning.apply_delay)
         tally = Tally()
+        verdicts: list[tuple[Wanted, bool, list[dict[str, Any]]]] = []
+        for message_id, item in sorted(items.items(), key=lambda kv: int(kv[0])):
+            wanted = Wanted(
+                sku=item["sku"], marketplace_id=item["marketplace_id"], quantity=item["quantity"],
+                handling=item["handling"], as_of=datetime.fromisoformat(item["as_of"]), total=item["quantity"],
+            )  # fmt: skip
+            issues = per_message.get(int(message_id), [])
+            if feed.processing_status != "DONE":
+                issues = issues + general
+            accepted = feed.processing_status == "DONE" and not any(i["severity"] == "ERROR" for i in issues)
+            verdicts.append((wanted, accepted, issues))
         async with self.pool.acquire() as conn, conn.transaction():
-            for message_id, item in sorted(items.items(), key=lambda kv: int(kv[0])):
-                wanted = Wanted(
-                    sku=item["sku"], marketplace_id=item["marketplace_id"], quantity=item["quantity"],
-                    handling=item["handling"], as_of=datetime.fromisoformat(item["as_of"]), total=item["quantity"],
-                )  # fmt: skip
-                issues = per_message.get(int(message_id), [])
-                if feed.processing_status != "DONE":
-                    issues = issues + general
-                accepted = feed.processing_status == "DONE" and not any(i["severity"] == "ERROR" for i in issues)
-                await self._outcome(
-                    conn, connection, wanted, "listings_feed", feed.feed_id, accepted, issues, verify_at, tally
-                )
+            await self._outcomes(conn, connection, verdicts, "listings_feed", feed.feed_id, verify_at, tally)
             await repository.feed_finished(conn, row["id"], feed.processing_status)
             await HISTORY.record(conn, run.id, tally)
             await HISTORY.due(conn, connection.connection_id, Lane.FOLLOW, verify_at)
@@ -469,7 +579,22 @@ class StockSync:
     async def _read_back(self, run: Run, connection: sellers.Connection) -> None:
         client = self.clients.for_connection(connection)
         async with self.pool.acquire() as conn:
-            due = await repository.due_read_backs(conn, connection.connection_id, self.tuning.read_back_batch)
+            due = await repository.due_read_backs(conn, connection.connection_id, self.tuning.report_read_back_max)
+        by_report = domain.use_report(
+            len(due),
+            self.clients.limiter.bucket(client.selling_partner_id, domain.READ_BUCKET),
+            window=self.tuning.scaled(self.tuning.read_back_window).total_seconds(),
+            max_reads=self.tuning.read_back_batch,
+        )
+        if by_report:
+            results = await self._shown_by_report(client, due)
+        else:
+            results = await self._shown_by_item(client, due[: self.tuning.read_back_batch])
+        await self._read_back_outcomes(run, connection, results, by_report=by_report)
+
+    async def _shown_by_item(
+        self, client: spapi.SpApiClient, due: list[asyncpg.Record]
+    ) -> list[tuple[asyncpg.Record, int | Exception | None]]:
         gate = asyncio.Semaphore(self.tuning.patch_concurrency)
 
         async def one(row: asyncpg.Record) -> tuple[asyncpg.Record, int | Exception | None]:
@@ -493,8 +618,49 @@ class StockSync:
                 )
                 return row, shown
 
-        results = await asyncio.gather(*(one(r) for r in due))
+        return list(await asyncio.gather(*(one(r) for r in due)))
+
+    async def _shown_by_report(
+        self, client: spapi.SpApiClient, due: list[asyncpg.Record]
+    ) -> list[tuple[asyncpg.Record, int | Exception | None]]:
+        """One GET_MERCHANT_LISTINGS_ALL_DATA per marketplace, requested after every SKU here was due: what it
+        shows is what Amazon applied by then. A SKU it does not list has no listing any more."""
+        results: list[tuple[asyncpg.Record, int | Exception | None]] = []
+        for marketplace_id in sorted({r["marketplace_id"] for r in due}):
+            report_id = await client.reports.create_report(
+                spapi.CreateReportSpecification(report_type=domain.LISTINGS_REPORT, marketplace_ids=[marketplace_id]),
+                priority=spapi.Priority.LOW,
+            )
+            report = await client.reports.wait_for_report(
+                report_id,
+                poll_interval=self.tuning.scaled(self.tuning.report_poll).total_seconds(),
+                timeout=self.tuning.scaled(self.tuning.report_timeout).total_seconds(),
+            )
+            if report.processing_status != "DONE" or report.report_document_id is None:
+                raise RunFailed(f"Amazon ended the listings report for the read-back {report.processing_status}")
+            document = await client.reports.get_report_document(report.report_document_id, priority=spapi.Priority.LOW)
+            try:
+                shown = domain.report_quantities(await client.reports.download_report_text(document))
+            except (domain.ReportUnusable, spapi.ReportEncodingError) as exc:
+                raise RunFailed(f"the listings report for the read-back is unusable: {exc}") from exc
+            missing = LookupError("not in the listings report")
+            results.extend(
+                (row, shown[row["sku"]] if row["sku"] in shown else missing)
+                for row in due
+                if row["marketplace_id"] == marketplace_id
+            )
+        return results
+
+    async def _read_back_outcomes(
+        self,
+        run: Run,
+        connection: sellers.Connection,
+        results: list[tuple[asyncpg.Record, int | Exception | None]],
+        *,
+        by_report: bool,
+    ) -> None:
         tally = Tally()
+        tally.count("read_by_report" if by_report else "read_by_item", len(results))
         drifted = False
         async with self.pool.acquire() as conn, conn.transaction():
             for row, shown in results:

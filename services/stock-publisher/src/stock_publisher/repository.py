@@ -77,6 +77,19 @@ async def save_listing(conn: asyncpg.Connection, listing: Any) -> bool:
     return stored is not None
 
 
+async def set_handling_time(conn: asyncpg.Connection, connection_id: str, sku: str, days: int | None) -> bool:
+    """The SKU's own handling time (None: the connection's default again); False when the listing is unknown."""
+    return (
+        await conn.fetchval(
+            """UPDATE listings SET handling_time_days = $3 WHERE connection_id = $1 AND sku = $2 RETURNING 1""",
+            connection_id,
+            sku,
+            days,
+        )
+        is not None
+    )
+
+
 async def delete_listing(conn: asyncpg.Connection, connection_id: str, sku: str) -> None:
     await conn.execute("DELETE FROM listings WHERE connection_id = $1 AND sku = $2", connection_id, sku)
 

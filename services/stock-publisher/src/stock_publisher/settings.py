@@ -18,8 +18,8 @@ class Settings(ServiceSettings):
     consumer_group: str = "stock-publisher"
     # Near real time: how long changes wait to ride in one push.
     stock_coalesce_seconds: float = Field(default=3.0, ge=0, le=60)
-    # Pushes of more SKUs than this go as one JSON_LISTINGS_FEED instead of patchListingsItem calls.
-    stock_patch_max_skus: int = Field(default=20, ge=0, le=1000)
+    # Patches or a feed are chosen from the rate limiter's buckets; a push never patches more SKUs than this.
+    stock_patch_max_skus: int = Field(default=300, ge=0, le=1000)
     # Amazon's time from accepting a quantity to showing it; the read-back waits this long (÷ speedup).
     stock_apply_delay_seconds: float = Field(default=60.0, ge=0)
     # getFeed polling while a feed is processing (÷ speedup); FEED_PROCESSING_FINISHED is not wired yet.
