@@ -94,7 +94,16 @@ from .orders import (
     SearchOrders,
     SearchOrdersResponse,
 )
-from .rate_limit import DEFAULT_RATE_LIMITS, Priority, RateLimit, RateLimiter, TokenBucket
+from .rate_limit import (
+    APPLICATION_RATE_LIMITS,
+    DEFAULT_RATE_LIMITS,
+    ApplicationLimits,
+    Priority,
+    RateLimit,
+    RateLimiter,
+    TokenBucket,
+    application_limits,
+)
 from .regions import (
     LWA_TOKEN_URL,
     MARKETPLACES,
@@ -119,6 +128,7 @@ from .sellers import MarketplaceInfo, MarketplaceParticipation, Participation
 __all__ = [
     "ALL_OPERATIONS",
     "APPLICATION",
+    "APPLICATION_RATE_LIMITS",
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_USER_AGENT",
     "GET_INVENTORY_SUMMARIES",
@@ -132,6 +142,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "XML_CONTENT_TYPE",
     "AmazonError",
+    "ApplicationLimits",
     "AuthError",
     "AuthErrorKind",
     "Buyer",
@@ -220,6 +231,7 @@ __all__ = [
     "TokenSources",
     "Unauthorized",
     "UnsupportedMediaType",
+    "application_limits",
     "decode_report",
     "endpoint_for",
     "grantless_client",

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from .auth import ConnectorAuthTokens, TokenSource
 from .client import SpApiClient
-from .rate_limit import RateLimiter
+from .rate_limit import ApplicationLimits, RateLimiter
 from .regions import Region, endpoint_for
 from .retry import RetryPolicy
 
@@ -42,7 +42,8 @@ class SpApiClients:
     Every client shares `http`, one RateLimiter (buckets per seller and operation, so two connections of a
     seller never double its quota) and one RetryPolicy. `endpoint_url` overrides every region's host (the
     sandbox); `speedup` > 1 is only for a sped-up sandbox: it multiplies Amazon's rates and divides the
-    retry waits, and is refused without `endpoint_url` so it can never reach Amazon itself.
+    retry waits, and is refused without `endpoint_url` so it can never reach Amazon itself. `application_limits`
+    holds Amazon's per-application limits across replicas (see `spapi.application_limits`).
     """
 
     def __init__(
@@ -54,16 +55,19 @@ class SpApiClients:
         speedup: float = 1.0,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        application_limits: ApplicationLimits | None = None,
     ) -> None:
         if speedup <= 0:
             raise ValueError("speedup must be positive")
         if speedup != 1.0 and not endpoint_url:
             raise ValueError("a speed-up is only for a sandbox: it needs endpoint_url")
+        if limiter is not None and application_limits is not None:
+            raise ValueError("give the limiter its application limits, or application_limits without a limiter")
         self._http = http
         self._token_sources = token_sources
         self._endpoint_url = endpoint_url
         self.speedup = speedup
-        self.limiter = limiter or RateLimiter(rate_scale=speedup)
+        self.limiter = limiter or RateLimiter(rate_scale=speedup, application=application_limits)
         self.retry = retry or _scaled(RetryPolicy(), speedup)
         self._clients: dict[str, tuple[tuple[str, Region], SpApiClient]] = {}
 

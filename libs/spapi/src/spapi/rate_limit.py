@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import RateLimited
 
@@ -65,6 +65,51 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "notifications.getSubscriptionById": RateLimit(1.0, 5),
     "notifications.deleteSubscriptionById": RateLimit(1.0, 5),
 }
+
+# Amazon's limits per application, whichever seller (listings-items-api-rate-limits: "Requests are rate-limited by
+# whichever threshold you reach first"). Amazon publishes a per-application rate but no per-application burst
+# (its Burst column is the account's); we assume a tenth of a second of rate, which a sped-up sandbox keeps.
+APPLICATION_RATE_LIMITS: Mapping[str, RateLimit] = {
+    "listings.getListingsItem": RateLimit(100.0, 10),
+    "listings.patchListingsItem": RateLimit(500.0, 50),
+    "listings.putListingsItem": RateLimit(100.0, 10),
+    "listings.deleteListingsItem": RateLimit(100.0, 10),
+}
+
+
+def application_limits(
+    *,
+    rate_scale: float = 1.0,
+    shares: Mapping[str, float] | None = None,
+    limits: Mapping[str, RateLimit] = APPLICATION_RATE_LIMITS,
+) -> dict[str, RateLimit]:
+    """This service's part of the application limits: rate and burst times `rate_scale` and the operation's share.
+
+    Services that call the same operation split Amazon's application limit through `shares` (0 < share <= 1,
+    default 1), so together they stay within it. Bursts stay at least 2, what a shared limit needs.
+    """
+    shares = dict(shares or {})
+    unknown = set(shares) - set(limits)
+    if unknown:
+        raise ValueError(f"no application limit to share for {sorted(unknown)}")
+    if rate_scale <= 0 or any(not 0 < share <= 1 for share in shares.values()):
+        raise ValueError("rate_scale must be positive and every share in (0, 1]")
+    scaled = {}
+    for operation, limit in limits.items():
+        factor = rate_scale * shares.get(operation, 1.0)
+        scaled[operation] = RateLimit(limit.rate * factor, max(2, int(limit.burst * factor)))
+    return scaled
+
+
+class ApplicationLimits(Protocol):
+    """Limits of the whole application, held across every replica (quota.SharedLimits is one).
+
+    `acquire` returns None once it took a token of `operation` (at once for an operation it does not limit) or,
+    when `max_wait` would run out first, the seconds until one is expected, having taken nothing.
+    """
+
+    async def acquire(self, operation: str, priority: int = ..., *, max_wait: float | None = None) -> float | None: ...
+
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -211,6 +256,9 @@ class RateLimiter:
     `rate_scale` multiplies the default rates: 1.0 for Amazon, the sandbox's speed-up factor when
     tests run it faster than real time. A rate reported in `x-amzn-RateLimit-Limit` is taken as is:
     it is what the server enforces for this seller right now.
+
+    `application` adds Amazon's limits per application: a call takes its seller's token first, then the
+    application's, so a throttled seller never holds application tokens while it waits.
     """
 
     def __init__(
@@ -221,9 +269,11 @@ class RateLimiter:
         fallback: RateLimit = RateLimit(1.0, 1),
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        application: ApplicationLimits | None = None,
     ) -> None:
         if rate_scale <= 0:
             raise ValueError("rate_scale must be positive")
+        self.application = application
         self._limits = dict(limits)
         self._rate_scale = rate_scale
         self._fallback = fallback
@@ -256,8 +306,17 @@ class RateLimiter:
         *,
         max_wait: float | None = None,
     ) -> None:
-        """Wait for a token of (seller, operation); with `max_wait`, RateLimited rather than longer."""
+        """Wait for a token of (seller, operation), then of the application's limit of `operation` if it has one;
+        with `max_wait` (for both together), RateLimited rather than longer."""
+        started = self._clock()
         await self.bucket(selling_partner, operation).acquire(priority, max_wait=max_wait)
+        if self.application is None:
+            return
+        left = None if max_wait is None else max(0.0, max_wait - (self._clock() - started))
+        retry_after = await self.application.acquire(operation, int(priority), max_wait=left)
+        if retry_after is not None:
+            # The seller's token stays spent: refusing costs its bucket one call, never Amazon's limit.
+            raise RateLimited(operation, retry_after=retry_after)
 
     def observe(self, selling_partner: str, operation: str, rate_limit_header: str | None) -> None:
         """Adjust a bucket from `x-amzn-RateLimit-Limit` (best effort: Amazon may omit it)."""
