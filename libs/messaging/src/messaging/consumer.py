@@ -260,16 +260,18 @@ class Consumer:
 
     async def _decoded(self, record: ConsumerRecord[bytes, bytes], topic: str) -> CloudEvent | None:  # type: ignore[type-arg]
         """The record's event, or None when it was poison (then it is dead-lettered)."""
-        where = {"topic": topic, "partition": record.partition, "offset": record.offset}
         assert record.value is not None
         try:
             return self._decode(topic, record.value, list(record.headers or ()))
         except ContractError as exc:
-            await self._poison(record, topic, where, str(exc))
+            error = str(exc)
         except Exception as exc:
             # Decoders should answer ContractError; whatever else one raises is still this record's fault, and
             # retrying or stopping would only meet the same bytes again.
-            await self._poison(record, topic, where, f"the decoder failed: {type(exc).__name__}")
+            error = f"the decoder failed: {type(exc).__name__}"
+        await self._poison(
+            record, topic, {"topic": topic, "partition": record.partition, "offset": record.offset}, error
+        )
         return None
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
