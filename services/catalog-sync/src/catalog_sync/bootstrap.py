@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import messaging
+import quota
 import sellers
 import servicekit
 import spapi
@@ -26,6 +27,7 @@ SCHEMA = "catalog_sync"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
     servicekit.MigrationSource("synchistory", synchistory.MIGRATIONS_DIR),
+    servicekit.MigrationSource("quota", quota.MIGRATIONS_DIR),
     # Before our own: our tables reference `connections`.
     servicekit.MigrationSource("sellers", sellers.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
@@ -62,8 +64,16 @@ async def build(
             token_sources = spapi.ConnectorAuthTokens(
                 http, settings.connector_auth_url, settings.service_token
             ).for_connection
+        # Amazon's per-application limits, held with every replica through the database.
+        application_limits = spapi.application_limits(
+            rate_scale=tuning.speedup, shares=settings.spapi_application_shares
+        )
         clients = spapi.SpApiClients(
-            http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=tuning.speedup
+            http,
+            token_sources,
+            endpoint_url=settings.spapi_endpoint_url,
+            speedup=tuning.speedup,
+            application_limits=quota.SharedLimits(pool, application_limits),
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         engine = CatalogEngine(pool=pool, clients=clients, tuning=tuning, published=relay.wake)

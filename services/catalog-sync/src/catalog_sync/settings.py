@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr, model_validator
 from servicekit import ServiceSettings
 
@@ -16,6 +18,12 @@ class Settings(ServiceSettings):
     sandbox_speedup: float = Field(default=1.0, gt=0)
     # The consumer group of connection.updated and stock.changed; tests running a private copy change it.
     consumer_group: str = "catalog-sync"
+    # This service's part of Amazon's per-application limits (spapi.APPLICATION_RATE_LIMITS), per operation, as
+    # JSON. stock-publisher reads getListingsItem too and each takes half; an operation not named takes it all.
+    # An operation without such a limit is refused when the service starts.
+    spapi_application_shares: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: {"listings.getListingsItem": 0.5}
+    )
 
     @model_validator(mode="after")
     def _speedup_only_against_a_sandbox(self) -> Settings:
