@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from spapi_sandbox import documents, listings, order_acknowledgement
+from spapi_sandbox import documents, listings, notifications, order_acknowledgement
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.models import Models
 from spapi_sandbox.state import Feed, iso, utcnow
@@ -121,6 +121,7 @@ async def cancel_feed(world: World, call: Call) -> Reply:
         raise ApiError.invalid_input(f"Only IN_QUEUE feeds can be cancelled; this one is {feed.status}.")
     feed.status = "CANCELLED"
     feed.ended = utcnow()
+    world.spawn(_finished(world, feed))
     return Reply(200)
 
 
@@ -150,6 +151,7 @@ async def _process(world: World, feed: Feed, epoch: int) -> None:
         return
     if feed.feed_type == order_acknowledgement.FEED_TYPE and not feed.forced_fatal:
         order_acknowledgement.finish(world, feed)  # XML in, XML processing report out
+        await _finished(world, feed)
         return
     try:
         checked = None
@@ -172,6 +174,16 @@ async def _process(world: World, feed: Feed, epoch: int) -> None:
     result = documents.store_result(world, feed.seller_id, REPORT_CONTENT_TYPE, json.dumps(report).encode())
     feed.result_document_id = result.document_id
     feed.status, feed.ended = status, utcnow()
+    await _finished(world, feed)
+
+
+async def _finished(world: World, feed: Feed) -> None:
+    """FEED_PROCESSING_FINISHED for a subscribed seller, once the feed's end is visible to getFeed."""
+    try:
+        await world.notifier.feed_finished(feed, world.config.resolved_models_dir())
+    except notifications.InvalidNotification:
+        logger.exception("sandbox bug: FEED_PROCESSING_FINISHED for feed %s breaks its schema", feed.feed_id)
+        world.violations.append(f"feed {feed.feed_id}: FEED_PROCESSING_FINISHED breaks its schema")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

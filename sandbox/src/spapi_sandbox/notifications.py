@@ -1,5 +1,7 @@
 """ORDER_CHANGE notifications, built from an order and delivered as Amazon does: into the SQS queue of
-each subscription of the order's seller (message body = the notification JSON document).
+each subscription of the order's seller (message body = the notification JSON document). FEED_PROCESSING_FINISHED
+likewise, when one of a subscribed seller's feeds ends (DONE, FATAL or CANCELLED), held to
+notification_FeedProcessingFinished.json.
 
 The sandbox reaches a queue by its ARN through `sqs_endpoint` (an ElasticMQ or other SQS-compatible server):
 `arn:aws:sqs:<region>:<account>:<name>` is sent to `<sqs_endpoint>/<account>/<name>` with SQS's query API.
@@ -15,6 +17,8 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,7 +28,7 @@ from spapi_sandbox.state import iso, utcnow
 if TYPE_CHECKING:
     import jsonschema
 
-    from spapi_sandbox.state import Order
+    from spapi_sandbox.state import Feed, Order
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ APPLICATION_ID = "amzn1.sp.solution.sandbox-application"
 SUBSCRIPTION_ID = "sandbox-order-change-subscription"
 DELIVERY_ATTEMPTS = 3
 ORDER_CHANGE = "ORDER_CHANGE"
+FEED_PROCESSING_FINISHED = "FEED_PROCESSING_FINISHED"
+FEED_PAYLOAD_VERSION = "2020-09-04"  # the document's; subscriptions to it are payloadVersion 1.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,6 +149,40 @@ def order_change(
     }
 
 
+@cache
+def feed_finished_schema(models_dir: Path) -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    schema = json.loads((models_dir / "notification_FeedProcessingFinished.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
+def feed_processing_finished(feed: Feed, subscription_id: str, application_id: str) -> dict[str, Any]:
+    now = iso(utcnow())
+    payload: dict[str, Any] = {
+        "sellerId": feed.seller_id,
+        "accountId": f"amzn1.merchant.o.{feed.seller_id}",
+        "feedId": feed.feed_id,
+        "feedType": feed.feed_type,
+        "processingStatus": feed.status,
+    }
+    if feed.result_document_id:
+        payload["resultFeedDocumentId"] = feed.result_document_id
+    return {
+        "notificationVersion": FEED_PAYLOAD_VERSION,
+        "notificationType": FEED_PROCESSING_FINISHED,
+        "payloadVersion": FEED_PAYLOAD_VERSION,
+        "eventTime": now,
+        "payload": {"feedProcessingFinishedNotification": payload},
+        "notificationMetadata": {
+            "applicationId": application_id,
+            "subscriptionId": subscription_id,
+            "publishTime": now,
+            "notificationId": str(uuid.uuid4()),
+        },
+    }
+
+
 class Notifier:
     def __init__(
         self,
@@ -159,6 +199,7 @@ class Notifier:
         self._default_sqs_endpoint = sqs_endpoint
         self.sqs_endpoint = sqs_endpoint
         self.sent: list[dict[str, Any]] = []
+        self.feed_notifications: list[dict[str, Any]] = []  # FEED_PROCESSING_FINISHED documents sent
         self.delivered = 0
         self.failed = 0
         self.sqs_delivered = 0
@@ -171,6 +212,7 @@ class Notifier:
         self.url = self._default_url
         self.sqs_endpoint = self._default_sqs_endpoint
         self.sent.clear()
+        self.feed_notifications.clear()
         self.delivered = self.failed = self.sqs_delivered = self.sqs_failed = 0
         self.destinations.clear()
         self.subscriptions.clear()
@@ -202,6 +244,20 @@ class Notifier:
             tasks.append(self._to_url(self.url, document))
         await asyncio.gather(*tasks)
 
+    async def feed_finished(self, feed: Feed, models_dir: Path) -> None:
+        """FEED_PROCESSING_FINISHED to the SQS destination of the feed's seller, if the seller subscribed."""
+        subscription = self.subscription_of(feed.seller_id, FEED_PROCESSING_FINISHED)
+        if subscription is None:
+            return
+        document = feed_processing_finished(feed, subscription.subscription_id, self._application_id)
+        errors = list(feed_finished_schema(models_dir).iter_errors(document))
+        if errors:
+            raise InvalidNotification("; ".join(e.message for e in errors[:3]))
+        self.feed_notifications.append(document)
+        destination = self.destinations.get(subscription.destination_id)
+        if destination is not None:
+            await self._to_queue(destination, document)
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=5.0)
@@ -209,7 +265,7 @@ class Notifier:
 
     async def _to_queue(self, destination: Destination, document: dict[str, Any]) -> None:
         if not self.sqs_endpoint:
-            logger.warning("ORDER_CHANGE for an SQS destination, but the sandbox has no --sqs-endpoint")
+            logger.warning("a notification for an SQS destination, but the sandbox has no --sqs-endpoint")
             self.sqs_failed += 1
             return
         url = queue_url(self.sqs_endpoint, destination.arn)

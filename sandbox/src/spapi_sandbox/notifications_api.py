@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from spapi_sandbox.errors import ApiError
-from spapi_sandbox.notifications import ORDER_CHANGE, Destination, Subscription
+from spapi_sandbox.notifications import FEED_PROCESSING_FINISHED, ORDER_CHANGE, Destination, Subscription
 from spapi_sandbox.world import Call, Reply, World
 
 GRANTLESS_OPERATIONS = frozenset(
@@ -25,7 +25,7 @@ GRANTLESS_OPERATIONS = frozenset(
     }
 )
 # The notification types the sandbox can deliver.
-SUPPORTED_TYPES = frozenset({ORDER_CHANGE})
+SUPPORTED_TYPES = frozenset({ORDER_CHANGE, FEED_PROCESSING_FINISHED})
 
 
 def _conflict(message: str) -> ApiError:
@@ -43,7 +43,9 @@ def _destination_wire(destination: Destination) -> dict[str, object]:
 def _notification_type(call: Call) -> str:
     notification_type = str(call.params["notificationType"])
     if notification_type not in SUPPORTED_TYPES:
-        raise ApiError.invalid_input("The sandbox delivers only ORDER_CHANGE notifications.")
+        raise ApiError.invalid_input(
+            "The sandbox delivers ORDER_CHANGE and FEED_PROCESSING_FINISHED notifications only."
+        )
     return notification_type
 
 
@@ -85,7 +87,7 @@ async def create_subscription(world: World, call: Call) -> Reply:
     if call.body["destinationId"] not in world.notifier.destinations:
         raise ApiError.invalid_input("The destination does not exist.")
     if call.body["payloadVersion"] != "1.0":
-        raise ApiError.invalid_input("ORDER_CHANGE has payload version 1.0 only.")
+        raise ApiError.invalid_input(f"{notification_type} subscriptions have payload version 1.0 only.")
     if world.notifier.subscription_of(call.seller_id, notification_type) is not None:
         raise _conflict("A subscription for this notification type already exists.")
     subscription = Subscription(

@@ -186,6 +186,7 @@ async def running(
     topics: Topicset,
     tuning: Tuning | None = None,
     group: str | None = None,
+    **settings_extra: Any,
 ) -> AsyncIterator[Harness]:
     tokens = {role: secrets.token_urlsafe(24) for role in ROLES}
     port = free_port()
@@ -199,6 +200,7 @@ async def running(
         spapi_endpoint_url=sandbox.url,
         sandbox_speedup=SPEEDUP,
         consumer_group=group or "stock-publisher",
+        **settings_extra,
     )  # type: ignore[call-arg]
     access_token = sandbox.access_token()
     harness = Harness(

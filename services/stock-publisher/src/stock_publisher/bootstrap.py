@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -12,13 +12,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 import messaging
+import quota
 import sellers
 import servicekit
 import spapi
 import synchistory
 from fastapi import FastAPI
 
-from stock_publisher import admin, handlers
+from stock_publisher import admin, feed_notifications, handlers
 from stock_publisher.publisher import StockSync, Tuning
 from stock_publisher.settings import Settings
 from stock_publisher.sync_history import HISTORY
@@ -30,6 +31,7 @@ SCHEMA = "stock_publisher"
 MIGRATIONS = [
     servicekit.MigrationSource("messaging", messaging.MIGRATIONS_DIR),
     servicekit.MigrationSource("synchistory", synchistory.MIGRATIONS_DIR),
+    servicekit.MigrationSource("quota", quota.MIGRATIONS_DIR),
     # Before our own: push_schedule references connections.
     servicekit.MigrationSource("sellers", sellers.MIGRATIONS_DIR),
     servicekit.MigrationSource(SERVICE, Path(__file__).resolve().parents[2] / "migrations"),
@@ -54,6 +56,8 @@ def tuning_of(settings: Settings) -> Tuning:
         patch_max_skus=settings.stock_patch_max_skus,
         apply_delay=timedelta(seconds=settings.stock_apply_delay_seconds),
         feed_poll=timedelta(seconds=settings.stock_feed_poll_seconds),
+        feed_destination_id=settings.stock_notifications_destination_id,
+        feed_poll_notified=timedelta(seconds=settings.stock_feed_poll_notified_seconds),
     )
 
 
@@ -68,13 +72,22 @@ async def build(
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
         httpx.AsyncClient(timeout=30.0) as http,
+        AsyncExitStack() as stack,
     ):
         if token_sources is None:
             token_sources = spapi.ConnectorAuthTokens(
                 http, settings.connector_auth_url, settings.service_token
             ).for_connection
+        # Amazon's per-application limits, held with every replica through the database.
+        application_limits = spapi.application_limits(
+            rate_scale=tuning.speedup, shares=settings.spapi_application_shares
+        )
         clients = spapi.SpApiClients(
-            http, token_sources, endpoint_url=settings.spapi_endpoint_url, speedup=tuning.speedup
+            http,
+            token_sources,
+            endpoint_url=settings.spapi_endpoint_url,
+            speedup=tuning.speedup,
+            application_limits=quota.SharedLimits(pool, application_limits),
         )
         relay = messaging.OutboxRelay(pool, producer, namespace=kafka.namespace)
         sync = StockSync(pool=pool, clients=clients, tuning=tuning, published=relay.wake)
@@ -86,6 +99,14 @@ async def build(
         )
         sync.wake = scheduler.wake
         retention = synchistory.Retention(pool, HISTORY)
+        notified: list[servicekit.Worker] = []
+        if settings.stock_notifications_queue_url:
+            queue = feed_notifications.QueueSettings(
+                queue_url=settings.stock_notifications_queue_url, endpoint_url=settings.sqs_endpoint_url,
+                region=settings.aws_region, wait_seconds=settings.stock_notifications_wait_seconds,
+            )  # fmt: skip
+            sqs = await stack.enter_async_context(feed_notifications.sqs_client(queue))
+            notified.append(feed_notifications.FeedNotifications(sqs, queue, pool, scheduler.wake))
         projection = sellers.consumer_routes(pool, on_saved=handlers.connection_saved, changed=scheduler.wake)
         consumer = messaging.Consumer(
             kafka,
@@ -119,7 +140,7 @@ async def build(
         )
         yield Service(
             app=app,
-            workers=[consumer, relay, scheduler, retention],
+            workers=[consumer, relay, scheduler, retention, *notified],
             pool=pool,
             sync=sync,
             scheduler=scheduler,

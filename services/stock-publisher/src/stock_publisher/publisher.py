@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "stock-publisher"
 PUBLISHED = "stock.published"
+FEED_PROCESSING_FINISHED = "FEED_PROCESSING_FINISHED"
 
 SENT = Counter("stock_updates_sent_total", "SKU updates sent to Amazon", ["channel"])
 OUTCOMES = Counter("stock_outcomes_total", "Amazon's answers and read-backs per SKU", ["outcome"])
@@ -61,6 +62,11 @@ class Tuning:
     feed_max_messages: int = domain.MAX_FEED_MESSAGES
     patch_concurrency: int = 10
     feed_poll: timedelta = timedelta(seconds=30)
+    # FEED_PROCESSING_FINISHED: the application's SQS destination to subscribe each connection to (None: polling
+    # only), and the fallback poll of a subscribed connection's feeds.
+    feed_destination_id: str | None = None
+    feed_poll_notified: timedelta = timedelta(minutes=5)
+    subscribe_retry: timedelta = timedelta(minutes=30)
     apply_delay: timedelta = timedelta(seconds=60)  # Amazon's time from accepted to shown; then read back
     read_back_batch: int = 200  # at most this many getListingsItem per read-back run; more due: the report
     read_back_window: timedelta = timedelta(seconds=30)  # what getListingsItem may read in, before the report is used
@@ -226,10 +232,60 @@ class StockSync:
             await self._patch(run, connection, client, changes.send, tally)
         else:
             batches = self._feed_batches(changes.send)
+            await self._subscribe(connection, client)
             await self._feeds(run, connection, client, batches)
             tally.count("in_feed", sum(len(b) for b in batches))
             async with self.pool.acquire() as conn, conn.transaction():
                 await HISTORY.record(conn, run.id, tally)
+
+    async def _subscribe(self, connection: sellers.Connection, client: spapi.SpApiClient) -> None:
+        """The connection's FEED_PROCESSING_FINISHED subscription to our destination, made before its first feed.
+        A failure is recorded and retried later; meanwhile its feeds are polled at the normal pace."""
+        destination = self.tuning.feed_destination_id
+        if destination is None:
+            return
+        async with self.pool.acquire() as conn:
+            row = await repository.feed_subscription(conn, connection.connection_id)
+        now = datetime.now(UTC)
+        if row is not None and row["destination_id"] == destination:
+            if row["subscription_id"] is not None or (row["next_attempt_at"] and row["next_attempt_at"] > now):
+                return
+        subscription_id: str | None = None
+        error: str | None = None
+        try:
+            try:
+                subscription = await client.notifications.create_subscription(
+                    FEED_PROCESSING_FINISHED, destination, payload_version="1.0"
+                )
+            except spapi.SpApiError as exc:
+                # 409: the seller has one already (an earlier try died before recording it, or another service's).
+                if exc.status != 409:
+                    raise
+                found = await client.notifications.get_subscription(FEED_PROCESSING_FINISHED, payload_version="1.0")
+                if found is None or found.destination_id != destination:
+                    raise
+                subscription = found
+            subscription_id = subscription.subscription_id
+        except spapi.SpApiError as exc:
+            error = f"{exc.operation}: {type(exc).__name__} status={exc.status} codes={','.join(exc.codes)}"
+            log.warning(
+                "FEED_PROCESSING_FINISHED subscription failed; feeds are polled",
+                extra={"connection_id": connection.connection_id, "error": error},
+            )
+        retry_at = None if error is None else now + self.tuning.scaled(self.tuning.subscribe_retry)
+        async with self.pool.acquire() as conn:
+            await repository.feed_subscribed(
+                conn, connection.connection_id, destination, subscription_id, error, retry_at
+            )
+
+    async def _feed_poll(self, connection_id: str) -> timedelta:
+        """getFeed's interval: a fallback's when FEED_PROCESSING_FINISHED tells this connection's feeds' ends."""
+        if self.tuning.feed_destination_id is not None:
+            async with self.pool.acquire() as conn:
+                row = await repository.feed_subscription(conn, connection_id)
+            if row is not None and row["subscription_id"] is not None:
+                return self.tuning.scaled(self.tuning.feed_poll_notified)
+        return self.tuning.scaled(self.tuning.feed_poll)
 
     def _use_patches(self, client: spapi.SpApiClient, skus: int) -> bool:
         """From the seller's buckets as they are now: patches when they go out within the coalescing window (or
@@ -418,7 +474,7 @@ class StockSync:
         )
         feed_id = await client.feeds.create_feed(spec, priority=spapi.Priority.NORMAL)
         SENT.labels("listings_feed").inc(ready.messages)
-        poll_at = datetime.now(UTC) + self.tuning.scaled(self.tuning.feed_poll)
+        poll_at = datetime.now(UTC) + await self._feed_poll(conn_id)
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.feed_submitted(conn, ready.intent_id, feed_id, poll_at)
             await HISTORY.due(conn, conn_id, Lane.FOLLOW, poll_at)
@@ -516,13 +572,12 @@ class StockSync:
         async with self.pool.acquire() as conn:
             feeds = await repository.due_feeds(conn, connection.connection_id)
         done_any = False
+        poll = await self._feed_poll(connection.connection_id)
         for row in feeds:
             feed = await client.feeds.get_feed(row["amazon_feed_id"])
             if not feed.finished:
                 async with self.pool.acquire() as conn:
-                    await repository.feed_poll_later(
-                        conn, row["id"], datetime.now(UTC) + self.tuning.scaled(self.tuning.feed_poll)
-                    )
+                    await repository.feed_poll_later(conn, row["id"], datetime.now(UTC) + poll)
                 continue
             report = await client.feeds.get_processing_report(feed) if feed.result_feed_document_id else None
             await self._feed_outcome(run, connection, row, feed, report)

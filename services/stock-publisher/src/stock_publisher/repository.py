@@ -329,6 +329,48 @@ async def feed_finished(conn: asyncpg.Connection, feed_id: int, status: str) -> 
     await conn.execute("UPDATE sku_state SET in_feed = NULL WHERE in_feed = $1", feed_id)
 
 
+# --- FEED_PROCESSING_FINISHED ------------------------------------------------------------------------------
+
+
+async def feed_subscription(conn: asyncpg.Connection, connection_id: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM feed_subscriptions WHERE connection_id = $1", connection_id
+    )
+    return row
+
+
+async def feed_subscribed(
+    conn: asyncpg.Connection, connection_id: str, destination_id: str, subscription_id: str | None, error: str | None,
+    retry_at: datetime | None,
+) -> None:  # fmt: skip
+    await conn.execute(
+        """INSERT INTO feed_subscriptions AS f (connection_id, destination_id, subscription_id, subscribed_at,
+                                                last_error, next_attempt_at)
+           VALUES ($1, $2, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE now() END, $4, $5)
+           ON CONFLICT (connection_id) DO UPDATE SET destination_id = excluded.destination_id,
+               subscription_id = excluded.subscription_id, subscribed_at = excluded.subscribed_at,
+               last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at""",
+        connection_id,
+        destination_id,
+        subscription_id,
+        error,
+        retry_at,
+    )
+
+
+async def feed_notified(conn: asyncpg.Connection, seller_id: str, amazon_feed_id: str) -> list[str]:
+    """Amazon says the feed ended: it is polled now. Returns the connections whose follow lane is due now."""
+    rows = await conn.fetch(
+        """UPDATE feeds f SET next_poll_at = now() FROM connections c
+           WHERE f.amazon_feed_id = $2 AND f.status = 'submitted' AND c.connection_id = f.connection_id
+             AND c.selling_partner_id = $1
+           RETURNING f.connection_id""",
+        seller_id,
+        amazon_feed_id,
+    )
+    return sorted({r["connection_id"] for r in rows})
+
+
 # --- admin ---------------------------------------------------------------------------------------------------
 
 
