@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,6 +61,7 @@ class Tuning:
     # Patches or a feed are chosen from the limiter's buckets; a push never patches more SKUs than this.
     patch_max_skus: int = 300
     feed_max_messages: int = domain.MAX_FEED_MESSAGES
+    feeds_ahead: int = 2  # feeds of a push prepared while one waits for its createFeed token
     patch_concurrency: int = 10
     feed_poll: timedelta = timedelta(seconds=30)
     # FEED_PROCESSING_FINISHED: the application's SQS destination to subscribe each connection to (None: polling
@@ -413,22 +415,27 @@ class StockSync:
     async def _feeds(
         self, run: Run, connection: sellers.Connection, client: spapi.SpApiClient, batches: list[list[Wanted]]
     ) -> None:
-        """Feeds one after another, the next one prepared (built, validated, recorded, uploaded) while this one
-        waits for its createFeed token: under a backlog a full feed is ready whenever the feed bucket has one."""
-        ahead: asyncio.Task[StockSync._Ready] | None = asyncio.ensure_future(self._prepare(run, connection, batches[0]))
+        """Feeds one after another, the next ones prepared (built, validated, recorded, uploaded) while one waits
+        for its createFeed token: under a backlog a full feed is ready whenever the feed bucket has one. Two are
+        prepared at a time, so one's build (worker process) overlaps the other's writes and upload (here)."""
+        ahead: deque[asyncio.Task[StockSync._Ready]] = deque()
+        queued = iter(batches)
+
+        def top_up() -> None:
+            while len(ahead) < self.tuning.feeds_ahead and (batch := next(queued, None)) is not None:
+                ahead.append(asyncio.ensure_future(self._prepare(run, connection, batch)))
+
         try:
-            for index in range(len(batches)):
-                assert ahead is not None
-                ready = await ahead
-                ahead = None
-                if index + 1 < len(batches):
-                    ahead = asyncio.ensure_future(self._prepare(run, connection, batches[index + 1]))
+            top_up()
+            while ahead:
+                ready = await ahead.popleft()
+                top_up()
                 await self._create_feed(connection.connection_id, client, ready)
         finally:
-            if ahead is not None:
-                # Its intent, if committed, is submitted by the next push with that very document.
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
+            # Their intents, if committed, are submitted by the next push with those very documents.
+            for task in ahead:
+                task.cancel()
+            await asyncio.gather(*ahead, return_exceptions=True)
 
     async def _prepare(self, run: Run, connection: sellers.Connection, batch: list[Wanted]) -> StockSync._Ready:
         assert connection.selling_partner_id is not None

@@ -177,27 +177,37 @@ async def sku_states(conn: asyncpg.Connection, connection_id: str) -> dict[str, 
 
 
 async def mark_sent(conn: asyncpg.Connection, connection_id: str, rows: list[tuple[Any, ...]], channel: str) -> None:
-    """rows: (sku, quantity, handling, as_of, submission_id, in_feed)."""
-    await conn.executemany(
+    """rows: (sku, quantity, handling, as_of, submission_id, in_feed). One statement however many (a feed's 25,000)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    await conn.execute(
         """INSERT INTO sku_state AS s (connection_id, sku, sent_quantity, sent_handling, sent_as_of, sent_channel,
                                        sent_at, submission_id, in_feed)
-           VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)
+           SELECT $1, u.sku, u.quantity, u.handling, u.as_of, $2, now(), u.submission_id, u.in_feed
+           FROM unnest($3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::text[], $8::bigint[])
+                AS u(sku, quantity, handling, as_of, submission_id, in_feed)
            ON CONFLICT (connection_id, sku) DO UPDATE SET
                sent_quantity = excluded.sent_quantity, sent_handling = excluded.sent_handling,
                sent_as_of = excluded.sent_as_of, sent_channel = excluded.sent_channel, sent_at = now(),
                submission_id = excluded.submission_id, in_feed = excluded.in_feed""",
-        [(connection_id, *row[:3], row[3], channel, row[4], row[5]) for row in rows],
+        connection_id,
+        channel,
+        *(list(c) for c in columns),
     )
 
 
 async def mark_accepted(
     conn: asyncpg.Connection, connection_id: str, skus: list[tuple[str, int, int]], verify_at: datetime
 ) -> None:
-    await conn.executemany(
-        """UPDATE sku_state SET accepted_quantity = $3, accepted_handling = $4, accepted_at = now(), issues = NULL,
-                                rejected_quantity = NULL, rejected_handling = NULL, in_feed = NULL, verify_at = $5
-           WHERE connection_id = $1 AND sku = $2""",
-        [(connection_id, sku, q, h, verify_at) for sku, q, h in skus],
+    columns = list(zip(*skus, strict=True)) if skus else [()] * 3
+    await conn.execute(
+        """UPDATE sku_state s SET accepted_quantity = u.quantity, accepted_handling = u.handling, accepted_at = now(),
+                                  issues = NULL, rejected_quantity = NULL, rejected_handling = NULL, in_feed = NULL,
+                                  verify_at = $5
+           FROM unnest($2::text[], $3::int[], $4::int[]) AS u(sku, quantity, handling)
+           WHERE s.connection_id = $1 AND s.sku = u.sku""",
+        connection_id,
+        *(list(c) for c in columns),
+        verify_at,
     )
 
 
