@@ -114,6 +114,7 @@ class _LeasedBucket:
         self._tokens = 0
         self._expires = 0.0
         self._refilled_at = 0.0  # before this, the shared bucket is not worth asking
+        self._empty = 0  # leases in a row that found the shared bucket empty
         self._used = 0  # of the current lease
         self._want = (
             1  # how many tokens the next lease asks for: doubles while leases run dry, shrinks when they expire
@@ -202,8 +203,11 @@ class _LeasedBucket:
         # Ask again once a few tokens have refilled, so a busy replica makes one round trip per few calls rather
         # than one per call; at most 3/4 of the bucket (with the jitter, which keeps replicas from asking in
         # lockstep, still under it), so the bucket does not overflow meanwhile and lose tokens.
+        # Other replicas emptied it first: each empty answer in a row waits one batch longer (up to 4), so
+        # contending replicas spread out instead of each polling for single tokens.
+        self._empty = 0 if grant.granted else min(self._empty + 1, 3)
         batch = max(1, min(want, self.shared_burst * 3 // 4))
-        pause = max(0.0, batch - grant.tokens) / self.rate * random.uniform(1.0, 1.25)
+        pause = max(0.0, batch - grant.tokens) / self.rate * random.uniform(1.0, 1.25) * (1 + self._empty)
         self._refilled_at = self._clock() + pause
         if grant.granted > 0:
             self._tokens = grant.granted
