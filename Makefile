@@ -84,6 +84,7 @@ bench: infra ## run the benchmarks under bench/ (each prints its numbers and its
 	$(UV) run --frozen python bench/kafka_baseline.py
 	$(UV) run --frozen python bench/orders_ingest.py
 	$(UV) run --frozen python bench/spapi_throughput.py
+	$(UV) run --frozen python bench/app_limits.py
 	$(UV) run --frozen python bench/scheduler.py
 	$(UV) run --frozen python bench/catalog_sync.py
 	$(UV) run --frozen python bench/pii_redactor.py
