@@ -209,6 +209,7 @@ async def running(
     topics: Topicset,
     producer: AIOKafkaProducer,
     tuning: Tuning | None = None,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Harness]:
     tokens = {role: secrets.token_urlsafe(24) for role in ROLES}
     port = free_port()
@@ -222,6 +223,7 @@ async def running(
         spapi_endpoint_url=sandbox.url,
         sandbox_speedup=SPEEDUP,
         consumer_group=unique_name("shipment-relay"),
+        **settings_overrides,
     )  # type: ignore[call-arg]
     base = bootstrap.tuning_of(settings)
     tuning = tuning or replace(base, apply_delay=APPLY_DELAY, idle_poll=timedelta(seconds=5))

@@ -204,3 +204,61 @@ async def test_throttling_and_server_errors_delay_but_every_package_ships_exactl
         for order in orders:
             assert len(sandbox.ledger(kind="shipment", order_id=order["AmazonOrderId"])) == 1
             assert sandbox.order(order["AmazonOrderId"])["OrderStatus"] == "Shipped"
+
+
+async def test_packages_validated_on_what_orders_ingest_saw_and_the_order_read_back_once_not_per_package(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, sandbox=sandbox, topics=topics, producer=producer
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        skus = ("TENT", "STAKE", "MUG")
+        order = await _order(h, sandbox, [{"sku": s, "quantity": 1} for s in skus])
+        oid = order["AmazonOrderId"]
+        packages = [package(f"1ZB{n}", [{"order_item_id": _item(order, s), "quantity": 1}]) for n, s in enumerate(skus)]
+        await h.send("shipment.created", shipment_event(CONN, oid, "SHP-B", packages))
+        await h.until_states("SHP-B", "applied", "applied", "applied")
+        assert sandbox.order(oid)["OrderStatus"] == "Shipped"
+
+        calls = [r for r in sandbox.requests() if r["operation"] in ("getOrder", "confirmShipment")]
+        sent = [n for n, r in enumerate(calls) if r["operation"] == "confirmShipment"]
+        reads = [n for n, r in enumerate(calls) if r["operation"] == "getOrder"]
+        assert len(sent) == 3
+        assert reads and min(reads) > max(sent)  # none to validate; read back only after the sends
+        assert len(reads) < len(sent)  # per order, not per package (was one per package, plus one before each)
+
+
+async def test_an_answer_lost_to_the_clients_timeout_is_reconciled_from_the_order_not_sent_again(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        sandbox=sandbox,
+        topics=topics,
+        producer=producer,
+        spapi_timeout_seconds=0.5,
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        order = await _order(h, sandbox, [{"sku": "TENT", "quantity": 1}])
+        oid = order["AmazonOrderId"]
+        # Amazon applies the confirmation, then answers after the client gave up.
+        sandbox.fault(operation="confirmShipment", latency_after_ms=3000, count=1)
+        await h.send(
+            "shipment.created",
+            shipment_event(
+                CONN, oid, "SHP-T", [package("1ZSLOW", [{"order_item_id": _item(order, "TENT"), "quantity": 1}])]
+            ),
+        )
+        await h.until_states("SHP-T", "applied", timeout=30)
+
+        assert len(sandbox.requests(operation="confirmShipment")) == 1
+        assert [e["ref"] for e in sandbox.ledger(kind="shipment", order_id=oid)] == ["1"]
+        assert sandbox.order(oid)["OrderStatus"] == "Shipped"
+        (event,) = await h.confirmed(expect=1)
+        assert (event.packages[0].outcome, event.packages[0].verification) == ("accepted", "applied")
+        assert event.packages[0].error_code is None
+        async with h.api("viewer") as api:
+            package_view = (await api.get("/admin/shipments/SHP-T")).json()["packages"][0]
+        assert package_view["attempts"] == 1 and package_view["error_code"] == "OutcomeUnknown"

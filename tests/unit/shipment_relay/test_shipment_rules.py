@@ -50,3 +50,14 @@ def test_rejections_name_their_reason(lines: list[Line], overrides: dict[str, ob
 
 def test_a_little_clock_skew_is_not_the_future() -> None:
     assert resolve([Line("1", None, 1)], ship_date=NOW + timedelta(minutes=2)) == {"1": 1}
+
+
+def test_without_amazons_read_the_order_as_orders_ingest_saw_it_decides() -> None:
+    local = {"1": KnownItem("1", "TENT", 3, 1), "2": KnownItem("2", "STAKE", 1, 0)}
+    assert resolve([Line(None, "TENT", 2)], local=local, amazon=None) == {"1": 2}
+    with pytest.raises(Rejection, match="order item 9 is not an item of the order"):
+        resolve([Line("9", None, 1)], local=local, amazon=None)
+    # Our own packages may be in orders-ingest's shipped count already: the larger of the two, not the sum.
+    assert resolve([Line("1", None, 2)], local=local, amazon=None, in_flight={"1": 1}) == {"1": 2}
+    with pytest.raises(Rejection, match="exceeds the 1 left to ship"):
+        resolve([Line("1", None, 2)], local=local, amazon=None, in_flight={"1": 2})

@@ -64,7 +64,7 @@ async def build(
     async with (
         servicekit.postgres_pool(settings.postgres(SCHEMA)) as pool,
         messaging.kafka_producer(kafka) as producer,
-        httpx.AsyncClient(timeout=30.0) as http,
+        httpx.AsyncClient(timeout=settings.spapi_timeout_seconds) as http,
     ):
         if token_sources is None:
             token_sources = spapi.ConnectorAuthTokens(
@@ -83,11 +83,13 @@ async def build(
             group_id=settings.consumer_group,
             routes={
                 **projection.routes,
-                "shipment.created": partial(handlers.shipment_created, pool=pool, queued=confirmer.wake),
-                "order.received": partial(handlers.order_received, pool=pool),
                 "order.completed": partial(
                     cancellations.order_completed, pool=pool, queued=canceller.wake, published=relay.wake
                 ),
+            },
+            batch_routes={
+                "shipment.created": partial(handlers.shipments_created, pool=pool, queued=confirmer.wake),
+                "order.received": partial(handlers.orders_received, pool=pool),
             },
             tombstones=projection.tombstones,
             producer=producer,

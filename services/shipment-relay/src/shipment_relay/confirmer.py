@@ -44,6 +44,9 @@ class Tuning:
     apply_delay: timedelta = timedelta(seconds=60)
     sending_lease: timedelta = timedelta(seconds=120)
     concurrency: int = 64
+    # Packages of one connection worked at once: a little over confirmShipment's burst (10), so a seller waiting
+    # on its rate limit never holds the slots of the others.
+    per_connection: int = 12
     idle_poll: timedelta = timedelta(seconds=5)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=5)
@@ -104,6 +107,7 @@ class Confirmer:
         self._stopping = asyncio.Event()
         self._outage = servicekit.Outage(self.name)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._busy: dict[str, int] = {}  # packages in flight per connection
 
     def wake(self) -> None:
         self._wake.set()
@@ -150,13 +154,16 @@ class Confirmer:
             return 0
         lease = self._tuning.scaled(self._tuning.sending_lease)
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await repository.due_packages(conn, free, lease, self._tuning.scaled(self._tuning.apply_delay))
-            for row in rows:
-                await conn.execute(
-                    "UPDATE packages SET next_attempt_at = now() + $3::interval "
-                    "WHERE shipment_id = $1 AND package_index = $2",
-                    row["shipment_id"], row["package_index"], lease,
-                )  # fmt: skip
+            rows = await repository.due_packages(
+                conn, free, lease, self._tuning.scaled(self._tuning.apply_delay),
+                per_connection=self._tuning.per_connection, busy=self._busy,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE packages p SET next_attempt_at = now() + $3::interval "
+                "FROM unnest($1::text[], $2::int[]) AS c(shipment_id, package_index) "
+                "WHERE p.shipment_id = c.shipment_id AND p.package_index = c.package_index",
+                [r["shipment_id"] for r in rows], [r["package_index"] for r in rows], lease,
+            )  # fmt: skip
             oldest = await repository.oldest_waiting(conn)
         OLDEST.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
         by_connection: dict[str, list[asyncpg.Record]] = {}
@@ -166,8 +173,13 @@ class Confirmer:
             c: _Pass(c, _trigger(batch), len(batch), [r["shipment_id"] for r in batch])
             for c, batch in by_connection.items()
         }
+        # One task per order: its packages share one getOrder (or none), and are sent one after the other.
+        by_order: dict[tuple[str, str], list[asyncpg.Record]] = {}
         for row in rows:
-            task = asyncio.create_task(self._tracked(row, passes[row["connection_id"]]))
+            by_order.setdefault((row["connection_id"], row["amazon_order_id"]), []).append(row)
+        for (connection_id, _), group in by_order.items():
+            self._busy[connection_id] = self._busy.get(connection_id, 0) + len(group)
+            task = asyncio.create_task(self._tracked(group, passes[connection_id]))
             self._inflight.add(task)
             task.add_done_callback(self._done)
         async with self._pool.acquire() as conn:
@@ -177,16 +189,21 @@ class Confirmer:
             self._wake.set()  # its packages are due now
         return len(rows) + int(resynced)
 
-    async def _tracked(self, row: asyncpg.Record, run: _Pass) -> None:
+    async def _tracked(self, rows: list[asyncpg.Record], run: _Pass) -> None:
         _TALLY.set(run.tally)
         try:
-            await self._work(row)
+            await self._work(rows)
         except Exception as exc:
             if not servicekit.is_outage(exc):
-                run.tally.unexpected(row["shipment_id"], exc)
+                run.tally.unexpected(rows[0]["shipment_id"], exc)
             raise
         finally:
-            run.left -= 1
+            left = self._busy.get(run.connection_id, 0) - len(rows)
+            if left > 0:
+                self._busy[run.connection_id] = left
+            else:
+                self._busy.pop(run.connection_id, None)
+            run.left -= len(rows)
             if run.left == 0 and run.tally.succeeded + run.tally.failed > 0:
                 # Only passes that decided something are history; deferrals alone would bury them.
                 async with self._pool.acquire() as conn:
@@ -195,42 +212,74 @@ class Confirmer:
                         tally=run.tally, keys=run.keys,
                     )  # fmt: skip
 
-    async def _work(self, row: asyncpg.Record) -> None:
+    async def _work(self, rows: list[asyncpg.Record]) -> None:
+        """The due packages of one order. Amazon's order is read once for all of them, and only when it must be:
+        a read-back or an unknown answer to reconcile (both due only once the apply delay has passed), or an
+        order orders-ingest never showed us. Otherwise the order as orders-ingest last saw it validates."""
+        first = rows[0]
         async with self._pool.acquire() as conn:
-            connection = await sellers.connection(conn, row["connection_id"])
+            connection = await sellers.connection(conn, first["connection_id"])
+            local = await repository.order_items(conn, first["amazon_order_id"])
         if connection is None or not connection.callable:
-            await self._later(row, row["state"], reason=None)
+            for row in rows:
+                await self._later(row, row["state"], reason=None)
             return
         client = self._clients.for_connection(connection)
-        try:
-            order = await client.orders.get_order(row["amazon_order_id"], included_data=_READ)
-        except (spapi.NotFound, spapi.InvalidInput) as error:
-            if row["state"] == "pending":
-                await self._decide(row, "rejected", reason="the order is not on Amazon", error=error)
-            return
-        except spapi.SpApiError:
-            await self._later(row, row["state"], reason=None)
-            return
-        shown = {p.package_reference_id for p in order.packages or ()}
-        if row["package_reference_id"] in shown:
-            # Amazon has it: a reconciled unknown, a read-back, or a crash after the 204. Never sent again.
-            await self._decide(row, "applied")
-            return
-        match row["state"]:
-            case "accepted":
-                if (tally := _TALLY.get(None)) is not None:
-                    tally.count("read_back")
-                await self._read_back_later(row)
-            case "unknown" | "pending":
-                # An unknown one Amazon does not show after its apply delay was not taken: send it again.
-                await self._send(row, client, order)
+        order: spapi.Order | None = None
+        if not local or any(r["state"] in ("accepted", "unknown") for r in rows):
+            try:
+                order = await client.orders.get_order(first["amazon_order_id"], included_data=_READ)
+            except (spapi.NotFound, spapi.InvalidInput) as error:
+                for row in rows:
+                    if row["state"] == "pending":
+                        await self._decide(row, "rejected", reason="the order is not on Amazon", error=error)
+                return
+            except spapi.SpApiError:
+                for row in rows:
+                    await self._later(row, row["state"], reason=None)
+                return
+            shown = {p.package_reference_id for p in order.packages or ()}
+            await self._applied_elsewhere(first["amazon_order_id"], shown, rows)
+        else:
+            shown = set()
+        for row in rows:
+            if row["package_reference_id"] in shown:
+                # Amazon has it: a reconciled unknown, a read-back, or a crash after the 204. Never sent again.
+                await self._decide(row, "applied")
+                continue
+            match row["state"]:
+                case "accepted":
+                    if (tally := _TALLY.get(None)) is not None:
+                        tally.count("read_back")
+                    await self._read_back_later(row)
+                case "unknown" | "pending":
+                    # An unknown one Amazon does not show after its apply delay was not taken: send it again.
+                    await self._send(row, client, order, local)
 
-    async def _send(self, row: asyncpg.Record, client: spapi.SpApiClient, order: spapi.Order) -> None:
+    async def _applied_elsewhere(self, amazon_order_id: str, shown: set[str], rows: list[asyncpg.Record]) -> None:
+        """The order's other accepted packages that Amazon shows are applied now: one read serves the order."""
+        claimed = {(r["shipment_id"], r["package_index"]) for r in rows}
+        async with self._pool.acquire() as conn:
+            others = [
+                r
+                for r in await repository.accepted_packages(conn, amazon_order_id, sorted(shown))
+                if (r["shipment_id"], r["package_index"]) not in claimed
+            ]
+        for row in others:
+            await self._decide(row, "applied", only_from="accepted")
+
+    async def _send(
+        self,
+        row: asyncpg.Record,
+        client: spapi.SpApiClient,
+        order: spapi.Order | None,
+        local: dict[str, domain.KnownItem],
+    ) -> None:
+        """Validated against Amazon's order when it was read for this pass, else against orders-ingest's."""
         lines = [domain.Line(i["order_item_id"], i["sku"], i["quantity"]) for i in json.loads(row["items"])]
         async with self._pool.acquire() as conn:
-            local = await repository.order_items(conn, row["amazon_order_id"])
             others = await repository.in_flight(conn, row["amazon_order_id"], row["shipment_id"], row["package_index"])
-        shown = {p.package_reference_id for p in order.packages or ()}
+        shown = {p.package_reference_id for p in order.packages or ()} if order is not None else set()
         in_flight: dict[str, int] = {}
         for other in others:
             if other["package_reference_id"] not in shown:
@@ -241,7 +290,7 @@ class Confirmer:
             quantities = domain.resolve(
                 lines,
                 local=local,
-                amazon=domain.amazon_items(order),
+                amazon=domain.amazon_items(order) if order is not None else None,
                 in_flight=in_flight,
                 carrier_code=row["carrier_code"],
                 ship_date=row["ship_date"],
@@ -337,16 +386,22 @@ class Confirmer:
         reason: str | None = None,
         error: spapi.SpApiError | None = None,
         next_in: timedelta | None = None,
+        only_from: str | None = None,
     ) -> None:
-        OUTCOMES.labels(outcome).inc()
-        if (tally := _TALLY.get(None)) is not None:
-            if outcome == "rejected":
-                tally.failure(row["shipment_id"], _why(reason, error))
-            else:
-                tally.success(outcome)
+        """`only_from`: decide only if the package is still in that state (a package this pass did not claim)."""
         async with self._pool.acquire() as conn, conn.transaction():
             # Packages of one shipment decided at once must see each other's outcome, or none publishes.
             await repository.lock_shipment(conn, row["shipment_id"])
+            if only_from is not None and not await repository.in_state(
+                conn, row["shipment_id"], row["package_index"], only_from
+            ):
+                return
+            OUTCOMES.labels(outcome).inc()
+            if (tally := _TALLY.get(None)) is not None:
+                if outcome == "rejected":
+                    tally.failure(row["shipment_id"], _why(reason, error))
+                else:
+                    tally.success(outcome)
             await repository.set_state(
                 conn,
                 row["shipment_id"],
@@ -356,11 +411,6 @@ class Confirmer:
                 reason=reason,
                 **_error_fields(error),
             )
-            if outcome == "accepted":
-                await conn.execute(
-                    "UPDATE packages SET attempts = 0 WHERE shipment_id = $1 AND package_index = $2",
-                    row["shipment_id"], row["package_index"],
-                )  # fmt: skip
             sent = await publish_if_decided(conn, row["shipment_id"])
         if sent:
             self._published()
@@ -411,9 +461,10 @@ async def publish_if_decided(conn: asyncpg.Connection, shipment_id: str) -> bool
                 ship_date=p["ship_date"],
                 outcome="rejected" if p["state"] == "rejected" else "accepted",
                 verification="applied" if p["state"] == "applied" else None,
-                error_code=p["error_code"],
-                error_message=p["error_message"],
-                reason=p["reason"],
+                # An accepted package keeps its history (an unknown answer reconciled) in admin, not on the event.
+                error_code=p["error_code"] if p["state"] == "rejected" else None,
+                error_message=p["error_message"] if p["state"] == "rejected" else None,
+                reason=p["reason"] if p["state"] == "rejected" else None,
             )
             for p in packages
         ],

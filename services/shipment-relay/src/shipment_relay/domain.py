@@ -63,7 +63,7 @@ def resolve(
     lines: Sequence[Line],
     *,
     local: Mapping[str, KnownItem],
-    amazon: Mapping[str, KnownItem],
+    amazon: Mapping[str, KnownItem] | None,
     in_flight: Mapping[str, int],
     carrier_code: str,
     ship_date: datetime,
@@ -72,25 +72,32 @@ def resolve(
     """Quantities per Amazon order item id, or Rejection.
 
     `local` is the order as orders-ingest last saw it, `amazon` as getOrder shows it now; an item must be in both.
-    `in_flight` counts units of this order's other packages that Amazon accepted but does not show yet.
+    With `amazon`, `in_flight` counts units of this order's other packages that Amazon accepted but does not show
+    yet. Without it (Amazon not read: the order as orders-ingest saw it decides), `in_flight` counts every other
+    package of ours Amazon has or may have taken; orders-ingest's shipped count may already include them, so the
+    larger of the two is taken (units shipped elsewhere since orders-ingest looked are Amazon's to refuse).
     """
     if carrier_code not in AMAZON_CARRIER_CODES:
         raise Rejection(f"carrier code {carrier_code!r} is not on Amazon's carrier list")
     if ship_date > now + CLOCK_SKEW:
         raise Rejection(f"ship date {ship_date.isoformat()} is in the future")
-    by_sku = {i.sku: i.order_item_id for i in amazon.values() if i.sku}
+    reference = amazon if amazon is not None else local
+    by_sku = {i.sku: i.order_item_id for i in reference.values() if i.sku}
     quantities: dict[str, int] = {}
     for line in lines:
         item_id = line.order_item_id or by_sku.get(line.sku or "")
         if item_id is None:
             raise Rejection(f"SKU {line.sku} is not an item of the order")
-        if item_id not in amazon or (local and item_id not in local):
+        if item_id not in reference or (local and item_id not in local):
             raise Rejection(f"order item {item_id} is not an item of the order")
         quantities[item_id] = quantities.get(item_id, 0) + line.quantity
     for item_id, quantity in quantities.items():
-        item = amazon[item_id]
+        item = reference[item_id]
         seen = local.get(item_id)
-        shipped = max(item.quantity_shipped, seen.quantity_shipped if seen else 0) + in_flight.get(item_id, 0)
+        if amazon is None:
+            shipped = max(item.quantity_shipped, in_flight.get(item_id, 0))
+        else:
+            shipped = max(item.quantity_shipped, seen.quantity_shipped if seen else 0) + in_flight.get(item_id, 0)
         left = item.quantity_ordered - shipped
         if quantity > left:
             raise Rejection(

@@ -80,11 +80,20 @@ _PACKAGE = """
 
 
 async def due_packages(
-    conn: asyncpg.Connection, limit: int, lease: timedelta, apply_delay: timedelta
+    conn: asyncpg.Connection,
+    limit: int,
+    lease: timedelta,
+    apply_delay: timedelta,
+    *,
+    per_connection: int = 1_000_000,
+    busy: dict[str, int] | None = None,
 ) -> list[asyncpg.Record]:
-    """Oldest first (no shipment waits behind younger ones): pending and unknown ones due, and `sending` ones
-    whose lease ran out, which become unknown (the process that sent them died before it recorded the answer)
-    and are read on Amazon once its apply delay after the send has passed."""
+    """Oldest first (no shipment waits behind younger ones of its seller): pending and unknown ones due, and
+    `sending` ones whose lease ran out, which become unknown (the process that sent them died before it recorded
+    the answer) and are read on Amazon once its apply delay after the send has passed.
+
+    At most `per_connection` per connection in flight, counting the `busy` ones already working: a seller's
+    packages beyond what its rate limit lets through soon would hold the slots other sellers could use."""
     await conn.execute(
         """
         UPDATE packages SET state = 'unknown', next_attempt_at = greatest(now(), sent_at + $2::interval)
@@ -94,22 +103,51 @@ async def due_packages(
     )  # fmt: skip
     return list(
         await conn.fetch(
-            _PACKAGE
-            + """
-            WHERE (p.state IN ('pending', 'unknown', 'accepted')) AND p.next_attempt_at <= now()
+            """
+            WITH due AS (
+                SELECT p.shipment_id, p.package_index, s.connection_id,
+                       row_number() OVER (PARTITION BY s.connection_id
+                                          ORDER BY p.created_at, p.shipment_id, p.package_index) AS place
+                FROM packages p JOIN shipments s USING (shipment_id)
+                WHERE p.state IN ('pending', 'unknown', 'accepted') AND p.next_attempt_at <= now()
+            )
+            SELECT p.*, s.connection_id, s.marketplace_id, s.created_at AS shipment_created_at
+            FROM packages p JOIN shipments s USING (shipment_id) JOIN due d USING (shipment_id, package_index)
+            WHERE d.place <= $2 - coalesce(($3::jsonb ->> d.connection_id)::int, 0)
             ORDER BY p.created_at, p.shipment_id, p.package_index
             LIMIT $1
             FOR UPDATE OF p SKIP LOCKED
             """,
-            limit,
+            limit, per_connection, json.dumps(busy or {}),
         )
-    )
+    )  # fmt: skip
 
 
 async def package(conn: asyncpg.Connection, shipment_id: str, index: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         _PACKAGE + " WHERE p.shipment_id = $1 AND p.package_index = $2 FOR UPDATE OF p", shipment_id, index
     )
+
+
+async def accepted_packages(
+    conn: asyncpg.Connection, amazon_order_id: str, package_reference_ids: list[str]
+) -> list[asyncpg.Record]:
+    """The order's accepted packages among these reference ids (those Amazon shows)."""
+    return list(
+        await conn.fetch(
+            _PACKAGE + " WHERE p.amazon_order_id = $1 AND p.state = 'accepted' AND p.package_reference_id = ANY($2)",
+            amazon_order_id, package_reference_ids,
+        )
+    )  # fmt: skip
+
+
+async def in_state(conn: asyncpg.Connection, shipment_id: str, index: int, state: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM packages WHERE shipment_id = $1 AND package_index = $2 AND state = $3 FOR UPDATE",
+            shipment_id, index, state,
+        )
+    )  # fmt: skip
 
 
 async def in_flight(
@@ -147,7 +185,8 @@ async def set_state(
             items = coalesce($4::jsonb, items),
             next_attempt_at = coalesce($5, next_attempt_at),
             sent_at = CASE WHEN $3 = 'sending' THEN now() ELSE sent_at END,
-            attempts = attempts + CASE WHEN $3 = 'sending' THEN 1 ELSE 0 END,
+            -- An accepted package counts its read-backs from 0.
+            attempts = CASE WHEN $3 = 'sending' THEN attempts + 1 WHEN $3 = 'accepted' THEN 0 ELSE attempts END,
             decided_at = CASE WHEN $3 IN ('accepted', 'rejected', 'applied') THEN now() ELSE decided_at END,
             reason = coalesce($6, reason), error_code = coalesce($7, error_code),
             error_message = coalesce($8, error_message)

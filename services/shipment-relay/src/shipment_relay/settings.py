@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     shipment_apply_delay_seconds: float = Field(default=60.0, ge=0)
     # A package left in `sending` longer than this (a crash between Amazon's answer and our commit) is unknown.
     shipment_sending_lease_seconds: float = Field(default=120.0, gt=0)
+    # How long a call to Amazon may take before it is given up; a confirmShipment given up is unknown and is
+    # reconciled by reading the order after the apply delay, never sent again blindly.
+    spapi_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Packages confirmed at the same time (across connections; each connection has its own rate limit).
     shipment_concurrency: int = Field(default=64, ge=1, le=1000)
 
