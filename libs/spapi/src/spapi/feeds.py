@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from .models import SpApiModel
-from .operations import CREATE_FEED, CREATE_FEED_DOCUMENT, GET_FEED, GET_FEED_DOCUMENT
+from .operations import CREATE_FEED, CREATE_FEED_DOCUMENT, GET_FEED, GET_FEED_DOCUMENT, Operation
 from .rate_limit import DEFAULT_RATE_LIMITS, Priority
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 TERMINAL_STATUSES = frozenset({"DONE", "FATAL", "CANCELLED"})
+
+# Listing feeds (0.0222 rps, burst 10, spapi-brief §4): the way to learn whether a createFeed whose answer was lost
+# created a feed. No rate-limit entry of its own yet: the limiter's fallback applies until Amazon's
+# x-amzn-RateLimit-Limit header corrects it.
+GET_FEEDS = Operation("feeds", "getFeeds", "GET", "/feeds/2021-06-30/feeds", True)
 
 
 class CreateFeedDocumentResponse(SpApiModel):
@@ -63,6 +68,11 @@ class Feed(SpApiModel):
     @property
     def finished(self) -> bool:
         return self.processing_status in TERMINAL_STATUSES
+
+
+class GetFeedsResponse(SpApiModel):
+    feeds: list[Feed]
+    next_token: str | None = None
 
 
 # --- JSON_LISTINGS_FEED (schemas/feeds/listings-feed-schema-v2.json) ---
@@ -127,6 +137,10 @@ class ProcessingReport(SpApiModel):
     items: list[dict[str, Any]] | None = None
 
 
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
 def feed_limit_key(feed_type: str) -> str:
     """The rate-limit bucket for createFeed: a feed type with its own usage plan gets its own."""
     own = f"{CREATE_FEED.key}:{feed_type}"
@@ -157,6 +171,33 @@ class FeedsApi:
     async def get_feed(self, feed_id: str, *, priority: Priority | None = None) -> Feed:
         response = await self._client.call(GET_FEED, path_params={"feedId": feed_id}, priority=priority)
         return Feed.model_validate_json(response.content)
+
+    async def get_feeds(
+        self,
+        *,
+        feed_types: Sequence[str],
+        created_since: datetime | None = None,
+        created_until: datetime | None = None,
+        marketplace_ids: Sequence[str] | None = None,
+        priority: Priority | None = None,
+    ) -> list[Feed]:
+        """Every feed of these types created in the window (Amazon lists 90 days), all pages."""
+        params: dict[str, Any] = {"feedTypes": ",".join(feed_types), "pageSize": 100}
+        if created_since is not None:
+            params["createdSince"] = _timestamp(created_since)
+        if created_until is not None:
+            params["createdUntil"] = _timestamp(created_until)
+        if marketplace_ids:
+            params["marketplaceIds"] = ",".join(marketplace_ids)
+        feeds: list[Feed] = []
+        while True:
+            response = await self._client.call(GET_FEEDS, params=params, priority=priority)
+            page = GetFeedsResponse.model_validate_json(response.content)
+            feeds.extend(page.feeds)
+            if not page.next_token:
+                return feeds
+            # With nextToken, Amazon takes it as the only parameter.
+            params = {"nextToken": page.next_token}
 
     async def get_feed_document(self, feed_document_id: str, *, priority: Priority | None = None) -> FeedDocument:
         response = await self._client.call(
