@@ -7,7 +7,9 @@
    acceptance): event -> accepted and event -> applied, p50/p99, read from stock.published.
 
 `uv run python bench/stock_publisher.py [--skus 5000] [--fresh 20]`; prints numbers, asserts nothing.
-Not measured yet: the fraction of Amazon's feed ceiling used under a backlog.
+3. The fraction of Amazon's feed ceiling used under a backlog (`--backlog` SKUs changed at once, sandbox in its own
+   process at `--backlog-speedup`), and the updates that changed nothing, beside bench/spapi_throughput.py's feed
+   pipeline run in this run.
 """
 
 from __future__ import annotations
@@ -284,13 +286,180 @@ async def read_outcomes(
     return list(accepted.values()), list(applied.values())
 
 
+# --- 3. the feed ceiling under a backlog -----------------------------------------------------------------------
+
+FEEDS_PER_WINDOW, WINDOW_SECONDS = 5, 300.0  # createFeed(JSON_LISTINGS_FEED): 5 per 300 s per region, burst 5
+
+
+@contextlib.contextmanager
+def sandbox_process(speedup: float) -> Any:
+    """The sandbox in a process of its own (its feed validation must not share our GIL), as `make up` runs it."""
+    port = _free_port()
+    child = subprocess.Popen([sys.executable, "-m", "spapi_sandbox", "--port", str(port), "--speedup", str(speedup),
+                              "--log-level", "warning"])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/_sandbox/health", timeout=2).status_code == 200:
+                    break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the sandbox did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _backlog_phase(svc: Any, db: str, speedup: float, started_feeds: int, skus: int) -> dict[str, float]:
+    """Drains our JSON_LISTINGS_FEED bucket (the window measures the sustained rate), makes the push due, and
+    waits until every SKU it sent is accepted. The window ends at the createFeed of the last full feed."""
+    from stock_publisher import domain, repository
+    from stock_publisher.sync_history import HISTORY, Lane
+
+    bucket = svc.sync.clients.limiter.bucket(SELLER, domain.FEED_BUCKET)
+    bucket.drain()
+    tokens = bucket.available()
+    started = datetime.now(UTC)
+    conn = await asyncpg.connect(db, server_settings={"search_path": "stock_publisher"})
+    try:
+        async with conn.transaction():
+            await repository.push_due_by(conn, CONN, started)
+            await HISTORY.due(conn, CONN, Lane.PUSH, None)
+        svc.scheduler.wake()
+        expected = started_feeds + -(-skus // domain.MAX_FEED_MESSAGES)
+
+        async def done() -> bool:
+            n = await conn.fetchval("SELECT count(*) FROM feeds WHERE status = 'DONE'")
+            return bool(n >= expected)
+
+        await until(done, 900)
+        rows = await conn.fetch(
+            """SELECT created_at, submitted_at, (SELECT count(*) FROM jsonb_object_keys(items)) AS messages FROM feeds
+               WHERE id > (SELECT coalesce(max(id), 0) FROM feeds WHERE submitted_at < $1) ORDER BY id""",
+            started,
+        )
+    finally:
+        await conn.close()
+    full = [r for r in rows if r["messages"] == domain.MAX_FEED_MESSAGES]
+    window = (max(r["submitted_at"] for r in full) - started).total_seconds() if full else float("nan")
+    rate = FEEDS_PER_WINDOW / WINDOW_SECONDS * speedup  # tokens per wall second, the sandbox's and ours
+    ceiling = (tokens + window * rate) * domain.MAX_FEED_MESSAGES
+    sent, in_full = sum(r["messages"] for r in rows), sum(r["messages"] for r in full)
+
+    # Per feed: seconds from the push's start to its intent (ready to upload) and to its createFeed.
+    def offset(at: datetime) -> str:
+        return f"{(at - started).total_seconds():.1f}"
+
+    timeline = ", ".join(f"{offset(r['created_at'])}/{offset(r['submitted_at'])}" for r in rows)
+    return {"feeds": len(rows), "full": len(full), "sent": sent, "in_full": in_full, "window": window,
+            "ceiling": ceiling, "tokens": tokens, "timeline": timeline}  # fmt: skip
+
+
+async def feed_ceiling(skus: int, speedup: float) -> None:
+    """A backlog of `skus` changed SKUs, twice: all of them new to Amazon, then 90 % changed and 10 % restated
+    with the quantity Amazon already has (a newer as_of, the same value). Stock and listings are written to
+    PostgreSQL directly: consumption is section 1's business, the push is what is measured here."""
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    names = ("connection.updated", "stock.changed", "listing.updated", "stock.published", "dlq.stock-publisher")
+    await ensure_topics(KAFKA, [t for t in contracts.kafka_topics() if t.name in names], namespace=namespace)
+    with sandbox_process(speedup) as sandbox_url:
+        async with httpx.AsyncClient(base_url=sandbox_url, timeout=600) as http:
+            made = 0
+            while made < skus:
+                n = min(100_000, skus - made)
+                body = {"seller_id": SELLER, "count": n, "fba_share": 0, "family_size": 0, "prefix": f"BL{made}"}
+                (await http.post("/_sandbox/generator/catalog", json=body)).raise_for_status()
+                made += n
+            # The generator numbers from 1 per prefix: BL0-000001, ...
+            listed = [f"BL{start}-{i:06d}" for start in range(0, skus, 100_000)
+                      for i in range(1, min(100_000, skus - start) + 1)]  # fmt: skip
+        async with scratch_database() as db, kafka_producer(KafkaSettings(bootstrap_servers=KAFKA)) as producer:
+            conn = await asyncpg.connect(db, server_settings={"search_path": "stock_publisher"})
+            now = datetime.now(UTC)
+            await conn.copy_records_to_table("listings", records=[(CONN, s, MARKETPLACE, s, "MFN", "BUYABLE", 1, None)
+                                                                   for s in listed])  # fmt: skip
+            # The generator's quantities are 0..200: 1000 + n differs from every one of them.
+            await conn.copy_records_to_table(
+                "stock_levels", records=[(s, "W1", 1000 + i, now) for i, s in enumerate(listed)]
+            )
+            tuning = Tuning(speedup=speedup, apply_delay=timedelta(days=1))  # read-back is not measured here
+            async with service(db, namespace, sandbox_url, speedup, tuning) as svc:
+                # The connection off, then on: only then is the bucket drained and the push made due.
+                await send(producer, namespace, [connection_event(stock_sync_enabled=False)])
+                await until(lambda: _equal(db, "SELECT count(*) FROM connections", 1), 60)
+                await conn.execute(
+                    "UPDATE connections SET settings = jsonb_set(settings, '{stock_sync_enabled}', 'true')"
+                )
+                first = await _backlog_phase(svc, db, speedup, 0, skus)
+                first_ledger = await _ledger(sandbox_url)
+                # 90 % change, 10 % restate what Amazon already has.
+                later = datetime.now(UTC)
+                await conn.executemany(
+                    "UPDATE stock_levels SET available = $2, as_of = $3 WHERE item_id = $1",
+                    [(s, (1000 + i) if i % 10 == 0 else 5000 + i, later) for i, s in enumerate(listed)],
+                )
+                changed = sum(1 for i in range(skus) if i % 10)
+                second = await _backlog_phase(svc, db, speedup, int(first["feeds"]), changed)
+            await conn.close()
+        ledger = await _ledger(sandbox_url)
+    no_ops = 0  # second-backlog quantities equal to the one Amazon had before them
+    for sku, values in ledger.items():
+        known = len(first_ledger.get(sku, []))
+        no_ops += sum(1 for n in range(max(known, 1), len(values)) if values[n] == values[n - 1])
+    print(f"feed ceiling under a backlog (sandbox {speedup:g}x, our limiter too; JSON_LISTINGS_FEED 5 per 300 s, "
+          f"25,000 messages per feed; our bucket drained first: the window measures the sustained rate):")  # fmt: skip
+    for name, phase, backlog in (("all new", first, skus), ("90 % changed", second, changed)):
+        fraction = phase["in_full"] / phase["ceiling"] if phase["full"] else float("nan")
+        print(f"  {name}: {backlog} SKUs -> {phase['feeds']:.0f} feeds ({phase['sent']:.0f} messages); "
+              f"{phase['full']:.0f} full feeds in {phase['window']:.1f} s wall = {phase['window'] * speedup:.0f} s "
+              f"of Amazon time; FRACTION OF FEED CEILING {fraction:.3f} (goal >= 0.95)")  # fmt: skip
+        print(f"    per feed, s after the push was due: recorded/createFeed {phase['timeline']}; a token every "
+              f"{WINDOW_SECONDS / FEEDS_PER_WINDOW / speedup:.0f} s")  # fmt: skip
+    print(f"  updates that changed nothing (sandbox ledger, second backlog): {no_ops} (goal 0); "
+          f"sent {second['sent']:.0f} for {changed} changed SKUs")  # fmt: skip
+
+
+async def _ledger(url: str) -> dict[str, list[Any]]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        entries = (await http.get("/_sandbox/ledger", params={"kind": "quantity"})).json()
+    out: dict[str, list[Any]] = {}
+    for entry in entries:
+        out.setdefault(entry["sku"], []).append(entry["value"])
+    return out
+
+
+def feed_pipeline_baseline(speedup: float) -> None:
+    """bench/spapi_throughput.py's feed pipeline (libs/spapi alone, its own sandbox), run now for the same-run line."""
+    answer = subprocess.run([sys.executable, str(ROOT / "bench/spapi_throughput.py"), "--speedup", f"{speedup:g}"],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    lines = [line.strip() for line in answer.stdout.splitlines() if "FRACTION OF CEILING" in line]
+    said = lines[0] if lines else answer.stderr[-300:]
+    print(f"  baseline, bench/spapi_throughput.py's feed pipeline in this run: {said}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skus", type=int, default=5000)
     parser.add_argument("--fresh", type=int, default=20)
+    parser.add_argument("--backlog", type=int, default=100_000, help="SKUs changed at once (0: skip section 3)")
+    parser.add_argument("--backlog-speedup", type=float, default=5.0)
     args = parser.parse_args()
     await consume_rate(args.skus)
     await freshness(args.fresh)
+    if args.backlog:
+        await feed_ceiling(args.backlog, args.backlog_speedup)
+        feed_pipeline_baseline(args.backlog_speedup)
 
 
 if __name__ == "__main__":
