@@ -10,9 +10,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import CloudEvent, dataschema_uri
 from contracts.errors import ContractError, FieldError
@@ -85,22 +86,13 @@ def decode(
     context = f"{topic}: invalid event"
     if value is None:
         raise ContractError(context, [{"field": "value", "message": "null value (a tombstone) carries no event"}])
+    model = _event_model(spec.payload)
     try:
-        raw = json.loads(value)
-    except RecursionError:
-        raise ContractError(context, [{"field": "value", "message": "JSON nested too deeply"}]) from None
-    except ValueError as exc:
-        # JSONDecodeError, UnicodeDecodeError and the integer-digits limit are all ValueErrors; their text gives
-        # a position or a byte, never the value.
-        raise ContractError(context, [{"field": "value", "message": f"not valid JSON: {exc}"}]) from None
-    if not isinstance(raw, dict):
-        raise ContractError(context, [{"field": "value", "message": "must be a JSON object (a CloudEvent)"}])
-    try:
-        event: CloudEvent[Any] = CloudEvent[spec.payload].model_validate(raw)  # type: ignore[name-defined]
-    except ValidationError as exc:
-        raise ContractError.from_validation_error(context, exc) from None
-    except RecursionError:
-        raise ContractError(context, [{"field": "value", "message": "nested too deeply"}]) from None
+        # Parsing and validating in one pass (pydantic's own JSON parser) is about twice as fast as json.loads
+        # and then validating; a value it refuses takes the slow path below, which says precisely why.
+        event: CloudEvent[Any] = model.model_validate_json(value)
+    except ValidationError:
+        event = _slow_decode(model, context, value)
 
     problems: list[FieldError] = []
     if event.type != topic:
@@ -114,8 +106,32 @@ def decode(
     return event
 
 
+@cache
+def _event_model(payload: type[BaseModel]) -> type[CloudEvent[Any]]:
+    return CloudEvent[payload]  # type: ignore[valid-type]
+
+
+def _slow_decode(model: type[CloudEvent[Any]], context: str, value: bytes) -> CloudEvent[Any]:
+    """Decodes a value the fast path refused, to raise the ContractError that names what is wrong with it."""
+    try:
+        raw = json.loads(value)
+    except RecursionError:
+        raise ContractError(context, [{"field": "value", "message": "JSON nested too deeply"}]) from None
+    except ValueError as exc:
+        # JSONDecodeError, UnicodeDecodeError and the integer-digits limit are all ValueErrors; their text gives
+        # a position or a byte, never the value.
+        raise ContractError(context, [{"field": "value", "message": f"not valid JSON: {exc}"}]) from None
+    if not isinstance(raw, dict):
+        raise ContractError(context, [{"field": "value", "message": "must be a JSON object (a CloudEvent)"}])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError.from_validation_error(context, exc) from None
+    except RecursionError:
+        raise ContractError(context, [{"field": "value", "message": "nested too deeply"}]) from None
+
+
 def _header_mismatches(event: CloudEvent[Any], headers: Sequence[tuple[str, bytes | None]]) -> list[FieldError]:
-    attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
     problems: list[FieldError] = []
     for name, raw in headers:
         attribute = name.removeprefix(HEADER_PREFIX)
@@ -125,7 +141,8 @@ def _header_mismatches(event: CloudEvent[Any], headers: Sequence[tuple[str, byte
         text = (raw or b"").decode("utf-8", errors="replace")
         if attribute == "time" and _same_instant(event.time, text):
             continue
-        if str(attributes.get(attribute)) != text:
+        # Every header attribute but time is a plain string on the event, so no dump of the event is needed.
+        if str(getattr(event, attribute)) != text:
             problems.append({"field": f"headers.{name}", "message": f"{text!r} contradicts the event's {attribute}"})
     return problems
 
