@@ -105,7 +105,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         cleanup_policy="delete",
         pii=True,
         producer="orders-ingest",
-        consumers=("pii-redactor", INTERNAL_PRODUCER),
+        # shipment-relay keeps only ids, SKUs and quantities, to validate shipments without calling Amazon.
+        consumers=("pii-redactor", "shipment-relay", INTERNAL_PRODUCER),
         description="A new order, or a new revision of one (LastUpdateDate), ready to fulfil; carries PII.",
     ),
     TopicSpec(
