@@ -131,19 +131,30 @@ def _slow_decode(model: type[CloudEvent[Any]], context: str, value: bytes) -> Cl
         raise ContractError(context, [{"field": "value", "message": "nested too deeply"}]) from None
 
 
+_HEADER_ATTRIBUTE = {HEADER_PREFIX + name: name for name in HEADER_ATTRIBUTES}
+
+
 def _header_mismatches(event: CloudEvent[Any], headers: Sequence[tuple[str, bytes | None]]) -> list[FieldError]:
     problems: list[FieldError] = []
     for name, raw in headers:
-        attribute = name.removeprefix(HEADER_PREFIX)
-        if name == attribute or attribute not in HEADER_ATTRIBUTES:
+        attribute = _HEADER_ATTRIBUTE.get(name)
+        if attribute is None:
             continue
-        # Kafka allows a header without a value; it then contradicts whatever the event says.
-        text = (raw or b"").decode("utf-8", errors="replace")
-        if attribute == "time" and _same_instant(event.time, text):
-            continue
-        # Every header attribute but time is a plain string on the event, so no dump of the event is needed.
-        if str(getattr(event, attribute)) != text:
-            problems.append({"field": f"headers.{name}", "message": f"{text!r} contradicts the event's {attribute}"})
+        if attribute == "time":
+            # Kafka allows a header without a value; it then contradicts whatever the event says.
+            text = (raw or b"").decode("utf-8", errors="replace")
+            if _same_instant(event.time, text):
+                continue
+        else:
+            # Every header attribute but time is a plain string (or None) on the event: compare bytes, decode
+            # only to explain a mismatch.
+            value = getattr(event, attribute)
+            if raw is not None and value is not None and raw == value.encode():
+                continue
+            text = (raw or b"").decode("utf-8", errors="replace")
+            if str(value) == text:
+                continue
+        problems.append({"field": f"headers.{name}", "message": f"{text!r} contradicts the event's {attribute}"})
     return problems
 
 
