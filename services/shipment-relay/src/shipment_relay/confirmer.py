@@ -44,9 +44,9 @@ class Tuning:
     apply_delay: timedelta = timedelta(seconds=60)
     sending_lease: timedelta = timedelta(seconds=120)
     concurrency: int = 64
-    # Packages of one connection worked at once: a little over confirmShipment's burst (10), so a seller waiting
-    # on its rate limit never holds the slots of the others.
-    per_connection: int = 12
+    # Packages of one connection worked at once. A call takes milliseconds, so a few keep a seller at its rate
+    # (and drain its burst of 10 at once); more would only wait on its rate limit in slots other sellers could use.
+    per_connection: int = 4
     idle_poll: timedelta = timedelta(seconds=5)
     first_retry: timedelta = timedelta(seconds=5)
     max_retry: timedelta = timedelta(minutes=5)
@@ -411,6 +411,14 @@ class Confirmer:
                 reason=reason,
                 **_error_fields(error),
             )
+            if outcome == "accepted" and next_in is not None:
+                # The order's packages accepted before this one wait for it: one read-back shows them all.
+                await conn.execute(
+                    "UPDATE packages SET next_attempt_at = now() + $2::interval "
+                    "WHERE amazon_order_id = $1 AND state = 'accepted' AND attempts = 0 "
+                    "AND next_attempt_at < now() + $2::interval",
+                    row["amazon_order_id"], next_in,
+                )  # fmt: skip
             sent = await publish_if_decided(conn, row["shipment_id"])
         if sent:
             self._published()
