@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from spapi_sandbox import fba_inventory, feeds, listings, notifications_api, orders, reports, sellers
+from spapi_sandbox import fba_inventory, feed_listing, feeds, listings, notifications_api, orders, reports, sellers
 from spapi_sandbox.errors import ApiError
 from spapi_sandbox.models import Operation
 from spapi_sandbox.ratelimit import header_value
@@ -35,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
     "createFeedDocument": feeds.create_feed_document,
     "createFeed": feeds.create_feed,
     "getFeed": feeds.get_feed,
+    "getFeeds": feed_listing.get_feeds,
     "cancelFeed": feeds.cancel_feed,
     "getFeedDocument": feeds.get_feed_document,
     "getListingsItem": listings.get_listings_item,

@@ -21,7 +21,14 @@ from spapi_sandbox.errors import ApiError
 SERVED: dict[str, tuple[str, ...]] = {
     "orders_2026-01-01.json": ("searchOrders", "getOrder"),
     "ordersV0.json": ("confirmShipment",),
-    "feeds_2021-06-30.json": ("createFeedDocument", "createFeed", "getFeed", "getFeedDocument", "cancelFeed"),
+    "feeds_2021-06-30.json": (
+        "createFeedDocument",
+        "createFeed",
+        "getFeed",
+        "getFeeds",
+        "getFeedDocument",
+        "cancelFeed",
+    ),
     "listingsItems_2021-08-01.json": ("getListingsItem", "patchListingsItem", "putListingsItem"),
     "sellers.json": ("getMarketplaceParticipations",),
     "reports_2021-06-30.json": ("createReport", "getReport", "getReportDocument"),

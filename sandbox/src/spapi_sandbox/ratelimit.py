@@ -19,6 +19,7 @@ RATES: dict[str, tuple[float, int]] = {
     "createFeed": (0.0083, 15),
     "createFeed:JSON_LISTINGS_FEED": (5 / 300, 5),
     "getFeed": (2.0, 15),
+    "getFeeds": (0.0222, 10),
     "cancelFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
     "getListingsItem": (5.0, 5),  # Amazon's current rate-limit page; the model text says 10

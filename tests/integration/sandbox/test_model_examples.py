@@ -160,6 +160,7 @@ def test_every_served_operation_with_examples_is_replayed() -> None:
         "createFeedDocument",
         "createFeed",
         "getFeed",
+        "getFeeds",
         "getFeedDocument",
         "cancelFeed",
         "getListingsItem",

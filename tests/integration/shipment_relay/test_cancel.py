@@ -135,3 +135,57 @@ async def test_while_another_replica_leads_the_canceller_this_one_sends_no_feed(
             await other.close()  # the other replica is gone: its session lock with it
         assert (await h.cancellation(order["AmazonOrderId"]))["state"] == "accepted"
         assert len(sandbox.requests(operation="createFeed")) == 1
+
+
+async def test_a_createfeed_whose_answer_was_lost_is_found_with_getfeeds_and_followed_not_sent_again(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        sandbox=sandbox,
+        topics=topics,
+        producer=producer,
+        spapi_timeout_seconds=0.5,
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        order = sandbox.create_order([{"sku": "TENT", "quantity": 1}])
+        await h.send("order.received", order_received_event(CONN, sandbox.seller_id, order))
+        # Amazon creates the feed, then answers after the client gave up.
+        sandbox.fault(operation="createFeed", latency_after_ms=3000, count=1)
+        await h.send("order.completed", completed_event(CONN, order["AmazonOrderId"], "cancelled", "NoInventory"))
+        view = await h.cancellation(order["AmazonOrderId"], timeout=30)
+
+        assert view["state"] == "accepted"
+        (created,) = sandbox.requests(operation="createFeed")
+        assert created["status"] == 202
+        assert sandbox.requests(operation="getFeeds")  # looked up, not resubmitted
+        assert sandbox.order(order["AmazonOrderId"])["OrderStatus"] == "Canceled"
+        (event,) = await h.confirmed(expect=1)
+        assert event.cancellation is not None
+        assert (event.cancellation.outcome, event.cancellation.feed_id) == ("accepted", view["feed_id"])
+
+
+async def test_a_createfeed_given_up_before_amazon_took_it_is_sent_again_once_getfeeds_shows_none(
+    database_url: str, kafka_bootstrap: str, sandbox: Sandbox, topics: Topicset, producer: AIOKafkaProducer
+) -> None:
+    async with running(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        sandbox=sandbox,
+        topics=topics,
+        producer=producer,
+        spapi_timeout_seconds=0.5,
+    ) as h:
+        await h.send("connection.updated", connection_event(CONN, sandbox.seller_id))
+        order = sandbox.create_order([{"sku": "TENT", "quantity": 1}])
+        await h.send("order.received", order_received_event(CONN, sandbox.seller_id, order))
+        # The request waits before Amazon handles it; the client gives up first, so no feed is created.
+        sandbox.fault(operation="createFeed", latency_ms=3000, count=1)
+        await h.send("order.completed", completed_event(CONN, order["AmazonOrderId"], "cancelled", "NoInventory"))
+        view = await h.cancellation(order["AmazonOrderId"], timeout=30)
+
+        assert view["state"] == "accepted"
+        assert [r["status"] for r in sandbox.requests(operation="createFeed")] == [202]  # the first never handled
+        assert sandbox.requests(operation="getFeeds")
+        assert sandbox.order(order["AmazonOrderId"])["OrderStatus"] == "Canceled"

@@ -48,6 +48,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     # 5 submissions per 5 minutes per region since 2025-05-06, instead of createFeed's plan.
     "feeds.createFeed:JSON_LISTINGS_FEED": RateLimit(5 / 300, 5),
     "feeds.getFeed": RateLimit(2.0, 15),
+    "feeds.getFeeds": RateLimit(0.0222, 10),
     "feeds.getFeedDocument": RateLimit(0.0222, 10),
     # Burst 5 on Amazon's current rate-limit page (the model text still says 10).
     "listings.getListingsItem": RateLimit(5.0, 5),

@@ -34,6 +34,14 @@ FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
 CONTENT_TYPE = "text/xml; charset=UTF-8"
 DEFAULT_REASON = "NoInventory"
 CANCELLATIONS = Counter("shipment_cancellations_total", "Seller cancellations decided, by outcome", ["outcome"])
+RECONCILED = Counter(
+    "shipment_cancellation_feeds_reconciled_total",
+    "createFeed calls without an answer looked up with getFeeds, by finding (found, not_taken, ambiguous)",
+    ["finding"],
+)
+# Amazon's createdTime against our clock, and how long after the send a feed it took can have been created.
+_CLOCK_MARGIN = timedelta(minutes=1)
+_SEND_WINDOW = timedelta(minutes=5)
 UNCONFIRMED = Counter(
     "shipment_completed_unconfirmed_total", "order.completed `completed` with items never confirmed to Amazon"
 )
@@ -198,6 +206,8 @@ class Canceller:
         self._published = published
         self._clients = clients
         self._poll = timedelta(seconds=30) / speedup
+        # How long after a createFeed without an answer Amazon's feed list is trusted to show its feed.
+        self._settle = timedelta(seconds=60) / speedup
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._outage = servicekit.Outage(self.name)
@@ -231,6 +241,7 @@ class Canceller:
             if not await conn.fetchval(f"SELECT pg_try_advisory_lock({_LEADER_LOCK})"):
                 return False
             try:
+                await self.reconcile()
                 await self.submit()
                 await self.follow()
             finally:
@@ -240,7 +251,9 @@ class Canceller:
     async def submit(self) -> None:
         """One feed per connection for all its pending cancellations."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM cancellations WHERE state = 'pending' ORDER BY created_at")
+            rows = await conn.fetch(
+                "SELECT * FROM cancellations WHERE state = 'pending' AND sent_at IS NULL ORDER BY created_at"
+            )
         by_connection: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
             by_connection.setdefault(row["connection_id"], []).append(row)
@@ -252,6 +265,13 @@ class Canceller:
             client = self._clients.for_connection(connection)
             document = feed_document(connection.selling_partner_id, batch)
             marketplaces = sorted({r["marketplace_id"] for r in batch})
+            # Committed before createFeed: a lost answer (or a crash) is then looked up, never sent again blindly.
+            async with self._pool.acquire() as conn, conn.transaction():
+                for message_id, row in enumerate(batch, start=1):
+                    await conn.execute(
+                        "UPDATE cancellations SET sent_at = now(), message_id = $2 WHERE amazon_order_id = $1",
+                        row["amazon_order_id"], message_id,
+                    )  # fmt: skip
             try:
                 feed_id = await client.feeds.submit_feed(
                     FEED_TYPE, document, content_type=CONTENT_TYPE, marketplace_ids=marketplaces
@@ -269,6 +289,11 @@ class Canceller:
                 continue
             except spapi.SpApiError as error:
                 log.warning("createFeed failed; cancellations stay pending", extra={"error": type(error).__name__})
+                async with self._pool.acquire() as conn:
+                    await conn.execute(
+                        "UPDATE cancellations SET sent_at = NULL WHERE amazon_order_id = ANY($1)",
+                        [r["amazon_order_id"] for r in batch],
+                    )
                 continue
             async with self._pool.acquire() as conn, conn.transaction():
                 for message_id, row in enumerate(batch, start=1):
@@ -277,6 +302,68 @@ class Canceller:
                         "WHERE amazon_order_id = $1",
                         row["amazon_order_id"], feed_id, message_id,
                     )  # fmt: skip
+
+    async def reconcile(self) -> None:
+        """Cancellations whose createFeed got no answer (or whose pass died while it was out): once Amazon's feed
+        list can be trusted to show the feed, getFeeds for POST_ORDER_ACKNOWLEDGEMENT_DATA around the send.
+
+        Amazon's Feed names no input document, so a feed is ours when it is the only one of the type, seller and
+        marketplaces created in the window that is not already one of ours: then it is followed as if createFeed
+        had answered. None: createFeed was not taken, the cancellations are sent again. Several (the seller's own
+        tool sent one too, or two answers were lost): they stay unknown for an operator."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM cancellations WHERE sent_at IS NOT NULL AND state IN ('unknown', 'pending') "
+                "AND sent_at < now() - $1::interval ORDER BY message_id",
+                self._settle,
+            )
+            ours = await conn.fetch("SELECT feed_id FROM cancellations WHERE feed_id IS NOT NULL")
+        known = {r["feed_id"] for r in ours}
+        batches: dict[tuple[str, datetime], list[asyncpg.Record]] = {}
+        for row in rows:
+            batches.setdefault((row["connection_id"], row["sent_at"]), []).append(row)
+        for (connection_id, sent_at), batch in batches.items():
+            async with self._pool.acquire() as conn:
+                connection = await sellers.connection(conn, connection_id)
+            if connection is None or not connection.callable:
+                continue
+            client = self._clients.for_connection(connection)
+            try:
+                feeds = await client.feeds.get_feeds(
+                    feed_types=[FEED_TYPE],
+                    created_since=sent_at - _CLOCK_MARGIN,
+                    created_until=min(sent_at + _SEND_WINDOW, datetime.now(UTC)),
+                    marketplace_ids=sorted({r["marketplace_id"] for r in batch}),
+                )
+            except spapi.SpApiError as error:
+                log.warning("getFeeds failed; cancellations stay unknown", extra={"error": type(error).__name__})
+                continue
+            candidates = [f for f in feeds if f.feed_id not in known]
+            keys = [r["amazon_order_id"] for r in batch]
+            async with self._pool.acquire() as conn, conn.transaction():
+                if len(candidates) == 1:
+                    known.add(candidates[0].feed_id)
+                    await conn.execute(
+                        "UPDATE cancellations SET state = 'submitted', feed_id = $2, result = NULL "
+                        "WHERE amazon_order_id = ANY($1)",
+                        keys, candidates[0].feed_id,
+                    )  # fmt: skip
+                    RECONCILED.labels("found").inc()
+                elif not candidates:
+                    await conn.execute(
+                        "UPDATE cancellations SET state = 'pending', sent_at = NULL, message_id = NULL, result = NULL "
+                        "WHERE amazon_order_id = ANY($1)",
+                        keys,
+                    )  # fmt: skip
+                    RECONCILED.labels("not_taken").inc()
+                else:
+                    await conn.execute(
+                        "UPDATE cancellations SET state = 'unknown', sent_at = NULL, result = $2 "
+                        "WHERE amazon_order_id = ANY($1)",
+                        keys, f"createFeed answer lost; {len(candidates)} feeds of the type in its window: "
+                        f"{', '.join(sorted(f.feed_id for f in candidates))[:400]}",
+                    )  # fmt: skip
+                    RECONCILED.labels("ambiguous").inc()
 
     async def follow(self) -> None:
         async with self._pool.acquire() as conn:

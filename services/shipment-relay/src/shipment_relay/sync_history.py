@@ -70,7 +70,8 @@ async def redrive(conn: asyncpg.Connection, run: synchistory.Run) -> synchistory
                     tally.success("nothing_to_redrive")
             case Lane.CANCEL:
                 moved = await conn.fetchval(
-                    "UPDATE cancellations SET state = 'pending', feed_id = NULL, message_id = NULL, result = NULL "
+                    "UPDATE cancellations SET state = 'pending', feed_id = NULL, message_id = NULL, result = NULL, "
+                    "sent_at = NULL "
                     "WHERE amazon_order_id = $1 AND state = 'rejected' RETURNING true",
                     key,
                 )
