@@ -129,3 +129,13 @@ async def test_a_cancellation_feed_is_a_run_and_a_completed_order_with_unconfirm
         (error,) = (await _run(h, flagged["id"]))["errors"]
         assert error["record_key"] == unconfirmed["AmazonOrderId"]
         assert "never confirmed: 2 items, 3 units" in error["error"]
+
+        # ... and on shipment.confirmed: no packages, the never-confirmed items and units instead.
+        events = await h.confirmed(expect=2)
+        (flag,) = [e for e in events if e.unconfirmed is not None]
+        assert (flag.amazon_order_id, flag.shipment_id, flag.packages) == (
+            unconfirmed["AmazonOrderId"], f"completion:{unconfirmed['AmazonOrderId']}", [],
+        )  # fmt: skip
+        assert flag.cancellation is None
+        assert sorted(i.quantity for i in flag.unconfirmed.items) == [1, 2]
+        assert all(e.unconfirmed is None for e in events if e.amazon_order_id == cancelled["AmazonOrderId"])

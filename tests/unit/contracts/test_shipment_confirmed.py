@@ -10,7 +10,7 @@ import contracts
 import pytest
 from contracts import ShipmentConfirmedV1, topic_spec
 from contracts.export import compatibility_problems, event_schema
-from contracts.shipments import cancellation_shipment_id
+from contracts.shipments import cancellation_shipment_id, completion_shipment_id
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
@@ -76,9 +76,31 @@ def test_the_model_wants_packages_or_a_cancellation_never_both():
     data = _cancellation()
     shipment = json.loads(contracts.encode(contracts.example_event("shipment.confirmed")).value)["data"]
 
-    with pytest.raises(ValidationError, match="only on a seller cancellation"):
+    with pytest.raises(ValidationError, match="only with exactly one of cancellation or unconfirmed"):
         ShipmentConfirmedV1.model_validate({**data, "cancellation": None})
     with pytest.raises(ValidationError, match="carries no packages"):
         ShipmentConfirmedV1.model_validate({**shipment, "cancellation": data["cancellation"]})
     whole = ShipmentConfirmedV1.model_validate(_cancellation(scope="order", items=None, outcome="accepted", errors=[]))
     assert (whole.packages, whole.cancellation.scope if whole.cancellation else None) == ([], "order")
+
+
+def _unconfirmed() -> dict:
+    data = _cancellation()
+    del data["cancellation"]
+    return {
+        **data,
+        "shipment_id": completion_shipment_id(ORDER),
+        "unconfirmed": {"items": [{"order_item_id": "79039765272157", "quantity": 2}]},
+    }
+
+
+def test_a_completed_order_with_unconfirmed_items_rides_like_a_cancellation(validators):
+    schema = validators["shipment.confirmed"]
+    event = _event(_unconfirmed())
+    assert list(schema.iter_errors(event)) == []
+    assert any(e.validator == "minItems" for e in Draft202012Validator(BEFORE).iter_errors(event))
+
+    with pytest.raises(ValidationError, match="exactly one"):
+        ShipmentConfirmedV1.model_validate({**_unconfirmed(), "cancellation": _cancellation()["cancellation"]})
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        ShipmentConfirmedV1.model_validate({**_unconfirmed(), "unconfirmed": {"items": []}})

@@ -47,6 +47,8 @@ from contracts.shipments import (
     ShipmentCreatedV1,
     ShipmentItemV1,
     ShipmentPackageV1,
+    UnconfirmedCompletionV1,
+    UnconfirmedItemV1,
 )
 from contracts.stock import ListingIssueV1, StockChangedV1, StockPublishedV1
 from contracts.topics import (
@@ -117,6 +119,8 @@ __all__ = [
     "StockChangedV1",
     "StockPublishedV1",
     "TopicSpec",
+    "UnconfirmedCompletionV1",
+    "UnconfirmedItemV1",
     "UnknownTopicError",
     "all_pii_field_names",
     "dataschema_uri",

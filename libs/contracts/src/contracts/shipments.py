@@ -21,6 +21,8 @@ __all__ = [
     "ShipmentCreatedV1",
     "ShipmentItemV1",
     "ShipmentPackageV1",
+    "UnconfirmedCompletionV1",
+    "UnconfirmedItemV1",
 ]
 
 ShipmentId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -118,6 +120,18 @@ class SellerCancellationV1(OutboundPayload):
     errors: list[CancellationErrorV1] = Field(default_factory=list, description="Amazon's errors when rejected.")
 
 
+class UnconfirmedItemV1(OutboundPayload):
+    order_item_id: OrderItemId
+    quantity: PositiveQuantity = Field(description="Units ordered but never confirmed as shipped to Amazon.")
+
+
+class UnconfirmedCompletionV1(OutboundPayload):
+    """order.completed `completed` arrived for an order with items never confirmed to Amazon: Amazon still
+    shows them unshipped, which costs the seller (late shipment rate) until a shipment.created is sent."""
+
+    items: list[UnconfirmedItemV1] = Field(min_length=1)
+
+
 class ShipmentConfirmedV1(OutboundPayload):
     """Amazon's answer to the confirmation of each package of a shipment, or to a seller cancellation.
 
@@ -126,12 +140,15 @@ class ShipmentConfirmedV1(OutboundPayload):
     Why not a V2 or a second CloudEvent type: the registry and the codec bind one payload type and `type` to a
     topic, so a second type would be dead-lettered by every consumer of today (ours included) just the same,
     and a V2 topic is a migration for every internal system. The one break of this minor version is that
-    `packages` may be empty, and only when `cancellation` is present (the JSON Schema says so with anyOf):
+    `packages` may be empty, and only when `cancellation` (or `unconfirmed`, below) is present (anyOf says so):
     - a consumer still validating with the 1.0 schema (minItems 1) rejects a cancellation event, loudly (its
       dead letters), and never misreads it as a shipment; shipment events are unchanged for it;
     - a consumer that accepts an empty list must not read "no package rejected" as shipped: look at
       `cancellation` first, or count accepted packages (pii-redactor starts its clock only on an accepted
       package, so a cancellation never counts as shipped there).
+
+    The flag for an order completed with items never confirmed (`unconfirmed`, shipment_id
+    `completion:<amazon_order_id>`) rides the same way: no packages, the block instead.
     """
 
     model_config = ConfigDict(
@@ -139,11 +156,14 @@ class ShipmentConfirmedV1(OutboundPayload):
             "anyOf": [
                 {"properties": {"packages": {"minItems": 1}}},
                 {"required": ["cancellation"], "properties": {"cancellation": {"type": "object"}}},
+                {"required": ["unconfirmed"], "properties": {"unconfirmed": {"type": "object"}}},
             ]
         }
     )
 
-    shipment_id: ShipmentId = Field(description="The WMS's shipment id, or cancellation:<amazon_order_id>.")
+    shipment_id: ShipmentId = Field(
+        description="The WMS's shipment id, or cancellation:<amazon_order_id>, or completion:<amazon_order_id>."
+    )
     connection_id: ConnectionId
     marketplace_id: MarketplaceId
     amazon_order_id: AmazonOrderId
@@ -155,15 +175,27 @@ class ShipmentConfirmedV1(OutboundPayload):
         default=None, description="Set on a seller cancellation's outcome (then packages is empty); else absent."
     )
 
+    unconfirmed: UnconfirmedCompletionV1 | None = Field(
+        default=None,
+        description="Set when the order was completed with items never confirmed (then packages is empty); "
+        "else absent.",
+    )
+
     @model_validator(mode="after")
-    def _packages_or_a_cancellation(self) -> ShipmentConfirmedV1:
-        if not self.packages and self.cancellation is None:
-            raise ValueError("packages may be empty only on a seller cancellation (cancellation set)")
-        if self.packages and self.cancellation is not None:
-            raise ValueError("a seller cancellation carries no packages")
+    def _packages_or_one_order_level_outcome(self) -> ShipmentConfirmedV1:
+        blocks = (self.cancellation is not None) + (self.unconfirmed is not None)
+        if not self.packages and blocks != 1:
+            raise ValueError("packages may be empty only with exactly one of cancellation or unconfirmed")
+        if self.packages and blocks:
+            raise ValueError("a seller cancellation or an unconfirmed completion carries no packages")
         return self
 
 
 def cancellation_shipment_id(amazon_order_id: str) -> str:
     """The `shipment_id` of a seller cancellation's shipment.confirmed."""
     return f"cancellation:{amazon_order_id}"
+
+
+def completion_shipment_id(amazon_order_id: str) -> str:
+    """The `shipment_id` of the shipment.confirmed flagging a completed order with items never confirmed."""
+    return f"completion:{amazon_order_id}"

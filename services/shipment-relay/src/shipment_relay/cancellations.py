@@ -21,7 +21,7 @@ import servicekit
 import spapi
 import synchistory
 from contracts import CloudEvent, OrderCompletedV1
-from contracts.shipments import cancellation_shipment_id
+from contracts.shipments import cancellation_shipment_id, completion_shipment_id
 from prometheus_client import Counter
 
 from shipment_relay import repository
@@ -66,6 +66,7 @@ async def order_completed(
     published: Callable[[], None] = lambda: None,
 ) -> None:
     data = event.data
+    flagged, inserted, state = False, False, ""
     async with pool.acquire() as conn, conn.transaction():
         items = await repository.order_items(conn, data.amazon_order_id)
         shipped = await shipped_so_far(conn, data.amazon_order_id)
@@ -73,44 +74,79 @@ async def order_completed(
         left = {i: q for i, q in left.items() if q > 0}
         if data.status == "completed":
             if left:
-                UNCONFIRMED.inc()
-                log.warning(
-                    "order completed with items never confirmed to Amazon",
-                    extra={"amazon_order_id": data.amazon_order_id, "order_item_ids": sorted(left)},
-                )
-                tally = synchistory.Tally()
-                units = sum(left.values())
-                tally.failure(
-                    data.amazon_order_id,
-                    f"completed with items never confirmed: {len(left)} items, {units} units "
-                    f"({', '.join(sorted(left))})",
-                )
-                await write_run(
-                    conn, connection_id=data.connection_id, lane=Lane.COMPLETION, trigger=RelayTrigger.EVENT,
-                    tally=tally, keys=[data.amazon_order_id],
-                )  # fmt: skip
-            return
-        whole = not any(shipped.values())
-        state, result = "pending", None
-        if items and not left:
-            state, result = "rejected", "every item is shipped; nothing left to cancel"
-        lines = None if whole else [{"order_item_id": i, "quantity": q} for i, q in sorted(left.items())]
-        inserted = await conn.fetchval(
-            """
-            INSERT INTO cancellations (amazon_order_id, connection_id, marketplace_id, cancel_reason, items, state,
-                                       result, decided_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'rejected' THEN now() END)
-            ON CONFLICT DO NOTHING RETURNING true
-            """,
-            data.amazon_order_id, data.connection_id, data.marketplace_id,
-            data.cancel_reason or DEFAULT_REASON, json.dumps(lines) if lines is not None else None, state, result,
-        )  # fmt: skip
-        if inserted and state == "rejected":
-            await publish_outcome(conn, data.amazon_order_id)
+                await _flag_unconfirmed(conn, event, left)
+            flagged = bool(left)
+        else:
+            inserted, state = await _record_cancellation(conn, data, items, shipped, left)
     if inserted and state == "pending":
         queued()
-    elif inserted:
+    elif inserted or flagged:
         published()
+
+
+async def _record_cancellation(
+    conn: asyncpg.Connection,
+    data: OrderCompletedV1,
+    items: dict[str, Any],
+    shipped: dict[str, int],
+    left: dict[str, int],
+) -> tuple[bool, str]:
+    """Queues the seller cancellation (or rejects it at once when nothing is left); (inserted, state)."""
+    whole = not any(shipped.values())
+    state, result = "pending", None
+    if items and not left:
+        state, result = "rejected", "every item is shipped; nothing left to cancel"
+    lines = None if whole else [{"order_item_id": i, "quantity": q} for i, q in sorted(left.items())]
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO cancellations (amazon_order_id, connection_id, marketplace_id, cancel_reason, items, state,
+                                   result, decided_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'rejected' THEN now() END)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        data.amazon_order_id, data.connection_id, data.marketplace_id,
+        data.cancel_reason or DEFAULT_REASON, json.dumps(lines) if lines is not None else None, state, result,
+    )  # fmt: skip
+    if inserted and state == "rejected":
+        await publish_outcome(conn, data.amazon_order_id)
+    return bool(inserted), state
+
+
+async def _flag_unconfirmed(
+    conn: asyncpg.Connection, event: CloudEvent[OrderCompletedV1], left: dict[str, int]
+) -> None:
+    """order.completed `completed` with units never confirmed: a failed record in sync history and a
+    shipment.confirmed carrying them, in the caller's transaction."""
+    data = event.data
+    UNCONFIRMED.inc()
+    log.warning(
+        "order completed with items never confirmed to Amazon",
+        extra={"amazon_order_id": data.amazon_order_id, "order_item_ids": sorted(left)},
+    )
+    tally = synchistory.Tally()
+    tally.failure(
+        data.amazon_order_id,
+        f"completed with items never confirmed: {len(left)} items, {sum(left.values())} units "
+        f"({', '.join(sorted(left))})",
+    )
+    await write_run(
+        conn, connection_id=data.connection_id, lane=Lane.COMPLETION, trigger=RelayTrigger.EVENT,
+        tally=tally, keys=[data.amazon_order_id],
+    )  # fmt: skip
+    flag = contracts.ShipmentConfirmedV1(
+        shipment_id=completion_shipment_id(data.amazon_order_id),
+        connection_id=data.connection_id,
+        marketplace_id=data.marketplace_id,
+        amazon_order_id=data.amazon_order_id,
+        packages=[],
+        confirmed_at=datetime.now(UTC),
+        unconfirmed=contracts.UnconfirmedCompletionV1(
+            items=[contracts.UnconfirmedItemV1(order_item_id=i, quantity=q) for i, q in sorted(left.items())]
+        ),
+    )
+    # One flag per order.completed event: a redelivery of it re-emits the same id, which consumers drop.
+    revision = f"completion-unconfirmed-{event.id}"
+    await messaging.add(conn, contracts.new_event("shipment.confirmed", flag, source=SERVICE, revision=revision))
 
 
 def feed_document(seller_id: str, rows: list[asyncpg.Record]) -> bytes:
