@@ -2,7 +2,7 @@
 confirms each package on Amazon (the sandbox) once, reads the order back after Amazon's apply delay, and publishes
 shipment.confirmed (accepted, then applied). A package with a ship date in the future is rejected before any call.
 The OMS cancels a third order (order.completed cancelled): shipment-relay sends the XML POST_ORDER_ACKNOWLEDGEMENT_DATA
-feed and Amazon cancels the order (its outcome is on GET /admin/orders/{id}/cancellation, not on a topic yet)."""
+feed and Amazon cancels the order; its outcome is on GET /admin/orders/{id}/cancellation and on shipment.confirmed."""
 
 from __future__ import annotations
 
@@ -123,11 +123,17 @@ def run(connection_id: str) -> None:
         calls = [r for r in sandbox.get("/_sandbox/requests", params={"operation": "confirmShipment"}).json()
                  if any(o["AmazonOrderId"] in r["path"] for o in (full, partial, bad))]  # fmt: skip
         print(f"  confirmShipment calls for these orders: {len(calls)} (3 packages valid, 1 rejected before Amazon)")
-    keys = {o["AmazonOrderId"] for o in (full, partial, bad)}
-    confirmed = asyncio.run(_read_events("shipment.confirmed", keys, lambda e: len(e) >= 5, timeout=30))
+    keys = {o["AmazonOrderId"] for o in (full, partial, bad, cancelled)}
+    confirmed = asyncio.run(_read_events("shipment.confirmed", keys, lambda e: len(e) >= 6, timeout=30))
     print(f"shipment.confirmed: {len(confirmed)} events")
     for event in confirmed:
         d = event.data
+        if d.cancellation is not None:
+            c = d.cancellation
+            print(
+                f"  {d.shipment_id}: seller cancellation ({c.scope}, {c.cancel_reason}) {c.outcome}, feed {c.feed_id}"
+            )
+            continue
         outcomes = ", ".join(f"#{p.package_reference_id} {p.outcome}{'/' + p.verification if p.verification else ''}"
                              f"{' (' + p.reason + ')' if p.reason else ''}" for p in d.packages)  # fmt: skip
         print(f"  {d.shipment_id} {d.amazon_order_id}: {outcomes}")
