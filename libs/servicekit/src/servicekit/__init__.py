@@ -6,6 +6,7 @@ from servicekit.cli import command_line
 from servicekit.entrypoint import Runtime, service_main
 from servicekit.lifecycle import Listener, Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
+from servicekit.long_poll import LongPollWorker
 from servicekit.migrations import MigrationError, MigrationSource, migrate, migrate_database
 from servicekit.outages import Outage, is_outage
 from servicekit.periodic import PeriodicWorker
@@ -17,6 +18,7 @@ __all__ = [
     "AdminSettings",
     "Check",
     "Listener",
+    "LongPollWorker",
     "MigrationError",
     "MigrationSource",
     "Outage",

@@ -9,12 +9,10 @@ An outage of SQS or PostgreSQL is ridden out with servicekit's policy (one warni
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
-from servicekit import Outage, is_outage
+from servicekit import LongPollWorker
 from spapi.sqs_queue import QueueSettings, SqsQueue, sqs_client
 
 from orders_ingest.notifications import NotificationIntake
@@ -30,40 +28,18 @@ class NotificationQueue:
     def __init__(self, client: Any, settings: QueueSettings, intake: NotificationIntake) -> None:
         self._queue = SqsQueue(client, settings)
         self._intake = intake
-        self._outage = Outage(self.name)
-        self._stopping = asyncio.Event()
-        self._receiving: asyncio.Task[list[dict[str, Any]]] | None = None
-
-    async def stop(self) -> None:
-        # A long poll in flight is abandoned: its messages, if any, come back after their visibility timeout.
-        # Messages already being handled are finished first.
-        self._stopping.set()
-        if self._receiving is not None:
-            self._receiving.cancel()
+        self._worker = LongPollWorker(self.name, self._queue.receive, self._handle)
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.poll_once()
-            except asyncio.CancelledError:
-                if self._stopping.is_set():
-                    return
-                raise
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._outage.failed(exc))
-                continue
-            self._outage.recovered()
+        await self._worker.run()
 
-    async def poll_once(self) -> int:
-        """One long poll and its messages; returns how many were deleted."""
-        self._receiving = asyncio.ensure_future(self._queue.receive())
-        try:
-            messages = await self._receiving
-        finally:
-            self._receiving = None
+    async def stop(self) -> None:
+        """A long poll in flight is abandoned (its messages come back after their visibility timeout); messages
+        already being handled are finished first."""
+        await self._worker.stop()
+
+    async def _handle(self, messages: list[dict[str, Any]]) -> int:
+        """Decides each message of one poll; returns how many were deleted."""
         done: list[str] = []
         try:
             for message in messages:

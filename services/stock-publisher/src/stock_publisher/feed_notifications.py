@@ -10,8 +10,6 @@ it again after its visibility timeout. An outage of SQS or PostgreSQL is ridden 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -19,7 +17,7 @@ from typing import Any
 
 import asyncpg
 from prometheus_client import Counter
-from servicekit import Outage, is_outage
+from servicekit import LongPollWorker
 from spapi.sqs_queue import QueueSettings, SqsQueue, sqs_client
 
 from stock_publisher import repository
@@ -64,39 +62,17 @@ class FeedNotifications:
         self._queue = SqsQueue(client, settings)
         self._pool = pool
         self._wake = wake
-        self._outage = Outage(self.name)
-        self._stopping = asyncio.Event()
-        self._receiving: asyncio.Task[list[dict[str, Any]]] | None = None
-
-    async def stop(self) -> None:
-        # A long poll in flight is abandoned: its messages come back after their visibility timeout.
-        self._stopping.set()
-        if self._receiving is not None:
-            self._receiving.cancel()
+        self._worker = LongPollWorker(self.name, self._queue.receive, self._handle)
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.poll_once()
-            except asyncio.CancelledError:
-                if self._stopping.is_set():
-                    return
-                raise
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._outage.failed(exc))
-                continue
-            self._outage.recovered()
+        await self._worker.run()
 
-    async def poll_once(self) -> int:
-        """One long poll and its messages; returns how many were deleted."""
-        self._receiving = asyncio.ensure_future(self._queue.receive())
-        try:
-            messages = await self._receiving
-        finally:
-            self._receiving = None
+    async def stop(self) -> None:
+        """A long poll in flight is abandoned: its messages come back after their visibility timeout."""
+        await self._worker.stop()
+
+    async def _handle(self, messages: list[dict[str, Any]]) -> int:
+        """Decides each message of one poll; returns how many were deleted."""
         done: list[str] = []
         woken = False
         try:
