@@ -1,8 +1,8 @@
 """The batched stock.changed intake against real PostgreSQL: one statement per batch, the per-event rules kept.
 
-The per-event queries (repository.save_stock, connections_to_nudge, report_unlisted), applied event by event, are
-the reference: random batches must leave the same stock levels, count the same stale events, report the same
-unlisted items and nudge the same connections.
+The per-event queries the service used before (below: save_stock, connections_to_nudge, report_unlisted), applied
+event by event, are the reference: random batches must leave the same stock levels, count the same stale events,
+report the same unlisted items and nudge the same connections.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import contracts
 import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
-from stock_publisher import handlers, intake, repository
+from stock_publisher import handlers, intake
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 CONNECTIONS = {
@@ -75,14 +75,60 @@ def random_batch(rng: random.Random) -> list[tuple[str, str, int, datetime]]:
     ]
 
 
+# --- the reference: the per-event queries ------------------------------------------------------------
+
+
+async def save_stock(
+    conn: asyncpg.Connection, item_id: str, warehouse_id: str, available: int, as_of: datetime
+) -> bool:
+    """Keeps the newest quantity per (item, warehouse); False when `as_of` is not newer than the one kept."""
+    stored = await conn.fetchval(
+        """INSERT INTO stock_levels AS s (item_id, warehouse_id, available, as_of) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (item_id, warehouse_id) DO UPDATE SET available = excluded.available, as_of = excluded.as_of
+           WHERE s.as_of < excluded.as_of
+           RETURNING 1""",
+        item_id,
+        warehouse_id,
+        available,
+        as_of,
+    )
+    return stored is not None
+
+
+async def connections_to_nudge(conn: asyncpg.Connection, item_id: str, warehouse_id: str) -> tuple[list[str], bool]:
+    """Near-real-time connections with sync on whose MFN SKUs this (item, warehouse) feeds; and whether the
+    item has any listing at all."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT l.connection_id,
+                  c.settings->'stock_cadence'->>'mode' = 'near_real_time'
+                  AND coalesce((c.settings->>'stock_sync_enabled')::boolean, true)
+                  AND (c.settings->'stock_warehouse_ids') ? $2 AS due
+           FROM listings l LEFT JOIN connections c USING (connection_id)
+           WHERE l.item_id = $1""",
+        item_id,
+        warehouse_id,
+    )
+    return [r["connection_id"] for r in rows if r["due"]], bool(rows)
+
+
+async def report_unlisted(conn: asyncpg.Connection, item_id: str) -> bool:
+    """True the first time an item with stock but no listing is seen (it is reported once)."""
+    return (
+        await conn.fetchval(
+            "INSERT INTO unlisted_items (item_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", item_id
+        )
+        is not None
+    )
+
+
 async def per_event(conn: asyncpg.Connection, changes: list[tuple[str, str, int, datetime]]) -> dict[str, Any]:
     stale, unlisted, due = 0, [], set()
     for item_id, warehouse_id, available, as_of in changes:
-        if not await repository.save_stock(conn, item_id, warehouse_id, available, as_of):
+        if not await save_stock(conn, item_id, warehouse_id, available, as_of):
             stale += 1
             continue
-        nudge, listed = await repository.connections_to_nudge(conn, item_id, warehouse_id)
-        if not listed and await repository.report_unlisted(conn, item_id):
+        nudge, listed = await connections_to_nudge(conn, item_id, warehouse_id)
+        if not listed and await report_unlisted(conn, item_id):
             unlisted.append(item_id)
         due |= set(nudge)
     return {"stale": stale, "unlisted": sorted(unlisted), "due": sorted(due), **await state(conn)}

@@ -38,12 +38,6 @@ async def _push_soon(conn: asyncpg.Connection, connection_id: str, coalesce: tim
         await HISTORY.due(conn, connection_id, Lane.PUSH, at)
 
 
-async def stock_changed(
-    event: CloudEvent[StockChangedV1], *, pool: asyncpg.Pool, coalesce: timedelta, changed: Callable[[], None]
-) -> None:
-    await stock_changed_batch([event], pool=pool, coalesce=coalesce, changed=changed)
-
-
 async def stock_changed_batch(
     events: list[CloudEvent[StockChangedV1]],
     *,

@@ -423,7 +423,7 @@ class StockSync:
 
         def top_up() -> None:
             while len(ahead) < self.tuning.feeds_ahead and (batch := next(queued, None)) is not None:
-                ahead.append(asyncio.ensure_future(self._prepare(run, connection, batch)))
+                ahead.append(asyncio.ensure_future(self._prepare(run, connection, client, batch)))
 
         try:
             top_up()
@@ -437,7 +437,9 @@ class StockSync:
                 task.cancel()
             await asyncio.gather(*ahead, return_exceptions=True)
 
-    async def _prepare(self, run: Run, connection: sellers.Connection, batch: list[Wanted]) -> StockSync._Ready:
+    async def _prepare(
+        self, run: Run, connection: sellers.Connection, client: spapi.SpApiClient, batch: list[Wanted]
+    ) -> StockSync._Ready:
         assert connection.selling_partner_id is not None
         seller = connection.selling_partner_id
         document = await _BUILDER.document(seller, batch)
@@ -456,7 +458,6 @@ class StockSync:
                 conn, connection.connection_id,
                 [(w.sku, w.quantity, w.handling, w.as_of, "pending", intent_id) for w in batch], "listings_feed",
             )  # fmt: skip
-        client = self.clients.for_connection(connection)
         return await self._upload(client, intent_id, document, marketplace_id)
 
     async def _upload(

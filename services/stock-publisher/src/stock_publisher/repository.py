@@ -8,50 +8,7 @@ from typing import Any
 
 import asyncpg
 
-# --- stock levels and listings (the consumers) ---------------------------------------------------------
-
-
-async def save_stock(
-    conn: asyncpg.Connection, item_id: str, warehouse_id: str, available: int, as_of: datetime
-) -> bool:
-    """Keeps the newest quantity per (item, warehouse); False when `as_of` is not newer than the one kept."""
-    stored = await conn.fetchval(
-        """INSERT INTO stock_levels AS s (item_id, warehouse_id, available, as_of) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (item_id, warehouse_id) DO UPDATE SET available = excluded.available, as_of = excluded.as_of
-           WHERE s.as_of < excluded.as_of
-           RETURNING 1""",
-        item_id,
-        warehouse_id,
-        available,
-        as_of,
-    )
-    return stored is not None
-
-
-async def connections_to_nudge(conn: asyncpg.Connection, item_id: str, warehouse_id: str) -> tuple[list[str], bool]:
-    """Near-real-time connections with sync on whose MFN SKUs this (item, warehouse) feeds; and whether the
-    item has any listing at all."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT l.connection_id,
-                  c.settings->'stock_cadence'->>'mode' = 'near_real_time'
-                  AND coalesce((c.settings->>'stock_sync_enabled')::boolean, true)
-                  AND (c.settings->'stock_warehouse_ids') ? $2 AS due
-           FROM listings l LEFT JOIN connections c USING (connection_id)
-           WHERE l.item_id = $1""",
-        item_id,
-        warehouse_id,
-    )
-    return [r["connection_id"] for r in rows if r["due"]], bool(rows)
-
-
-async def report_unlisted(conn: asyncpg.Connection, item_id: str) -> bool:
-    """True the first time an item with stock but no listing is seen (it is reported once)."""
-    return (
-        await conn.fetchval(
-            "INSERT INTO unlisted_items (item_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", item_id
-        )
-        is not None
-    )
+# --- listings (the consumer; stock levels are intake.py's) ---------------------------------------------
 
 
 async def save_listing(conn: asyncpg.Connection, listing: Any) -> bool:
