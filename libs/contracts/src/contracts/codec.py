@@ -82,11 +82,10 @@ def decode(
     value), and UnknownTopicError for a topic outside the registry, which is a configuration bug rather than
     poison. Check for tombstones (`value is None`) before calling.
     """
-    spec = topic_spec(topic)
+    model, expected_schema = _decoding(topic)
     context = f"{topic}: invalid event"
     if value is None:
         raise ContractError(context, [{"field": "value", "message": "null value (a tombstone) carries no event"}])
-    model = _event_model(spec.payload)
     try:
         # Parsing and validating in one pass (pydantic's own JSON parser) is about twice as fast as json.loads
         # and then validating; a value it refuses takes the slow path below, which says precisely why.
@@ -97,7 +96,6 @@ def decode(
     problems: list[FieldError] = []
     if event.type != topic:
         problems.append({"field": "type", "message": f"{event.type!r} does not belong on topic {topic!r}"})
-    expected_schema = dataschema_uri(spec)
     if event.dataschema is not None and event.dataschema != expected_schema:
         problems.append({"field": "dataschema", "message": f"{event.dataschema!r}, expected {expected_schema!r}"})
     problems += _header_mismatches(event, headers or [])
@@ -109,6 +107,13 @@ def decode(
 @cache
 def _event_model(payload: type[BaseModel]) -> type[CloudEvent[Any]]:
     return CloudEvent[payload]  # type: ignore[valid-type]
+
+
+@cache
+def _decoding(topic: str) -> tuple[type[CloudEvent[Any]], str]:
+    """The event model and dataschema of `topic`, looked up once: decode runs for every consumed record."""
+    spec = topic_spec(topic)
+    return _event_model(spec.payload), dataschema_uri(spec)
 
 
 def _slow_decode(model: type[CloudEvent[Any]], context: str, value: bytes) -> CloudEvent[Any]:
@@ -135,32 +140,31 @@ _HEADER_ATTRIBUTE = {HEADER_PREFIX + name: name for name in HEADER_ATTRIBUTES}
 
 
 def _header_mismatches(event: CloudEvent[Any], headers: Sequence[tuple[str, bytes | None]]) -> list[FieldError]:
+    # Runs for every consumed record, so the agreeing case is kept to a lookup and a bytes comparison per header.
     problems: list[FieldError] = []
+    attributes = event.__dict__
     for name, raw in headers:
         attribute = _HEADER_ATTRIBUTE.get(name)
         if attribute is None:
             continue
+        value = attributes[attribute]
         if attribute == "time":
             # Kafka allows a header without a value; it then contradicts whatever the event says.
-            text = (raw or b"").decode("utf-8", errors="replace")
-            if _same_instant(event.time, text):
+            if raw is not None and _same_instant(value, raw):
                 continue
-        else:
-            # Every header attribute but time is a plain string (or None) on the event: compare bytes, decode
-            # only to explain a mismatch.
-            value = getattr(event, attribute)
-            if raw is not None and value is not None and raw == value.encode():
-                continue
-            text = (raw or b"").decode("utf-8", errors="replace")
-            if str(value) == text:
-                continue
+        elif raw is not None and value is not None and raw == value.encode():
+            # Every header attribute but time is a plain string (or None) on the event.
+            continue
+        text = (raw or b"").decode("utf-8", errors="replace")
+        if attribute != "time" and str(value) == text:
+            continue
         problems.append({"field": f"headers.{name}", "message": f"{text!r} contradicts the event's {attribute}"})
     return problems
 
 
-def _same_instant(time: datetime, text: str) -> bool:
+def _same_instant(time: datetime, raw: bytes) -> bool:
     # Publishers may spell the same instant differently ("Z" or "+00:00", with or without fractions).
     try:
-        return datetime.fromisoformat(text) == time
+        return datetime.fromisoformat(raw.decode()) == time
     except ValueError:
         return False
