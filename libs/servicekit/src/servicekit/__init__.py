@@ -4,6 +4,7 @@ from servicekit.admin_app import Check, create_admin_app
 from servicekit.admin_auth import Principal, Role, parse_admin_tokens, require_role
 from servicekit.cli import command_line
 from servicekit.entrypoint import Runtime, service_main
+from servicekit.garbage_collection import settle_heap
 from servicekit.lifecycle import Listener, Worker, WorkerCrashed, run_service
 from servicekit.logging import configure_logging, log_context
 from servicekit.long_poll import LongPollWorker
@@ -48,4 +49,5 @@ __all__ = [
     "require_role",
     "run_service",
     "service_main",
+    "settle_heap",
 ]

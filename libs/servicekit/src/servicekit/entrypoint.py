@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.cli import command_line
+from servicekit.garbage_collection import settle_heap
 from servicekit.lifecycle import Listener, Worker, run_service
 from servicekit.logging import configure_logging
 from servicekit.migrations import MigrationSource, migrate_database
@@ -65,6 +66,7 @@ def service_main(
         logging.getLogger("httpcore").setLevel(logging.WARNING)
         await migrate_database(config.database_url.get_secret_value(), schema, migrations)
         async with build(config) as runtime:
+            settle_heap()
             await run_service(runtime.app, config.admin(), runtime.workers, listeners=_listeners(runtime))
 
     return command_line(service, serve=serve, migrate=migrate, argv=argv)
