@@ -3,7 +3,7 @@
 Plain async functions, wired in bootstrap. Each stores its fact and, for near-real-time connections, makes the
 connection's push due a few seconds later: changes arriving meanwhile ride along in the same push (coalescing).
 stock.changed is consumed in batches (`stock_changed_batch`: one transaction and one set-based statement per
-fetched batch, see intake.py); `stock_changed` is a batch of one.
+fetched batch, see intake.py).
 """
 
 from __future__ import annotations
